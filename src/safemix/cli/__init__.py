@@ -1,0 +1,34 @@
+"""The ``safemix`` command line: a thin layer over the Python API, one module per stage."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import SafemixError
+from . import data as data_cli
+
+app = typer.Typer(
+    name="safemix",
+    help="Safety-tuning studies of instruction-following LLMs (Safety-Tuned LLaMAs, ICLR 2024).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_cli.app, name="data")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: bad input prints one line ``error: ...`` to stderr and returns exit code 2."""
+    try:
+        app(args=argv, prog_name="safemix")  # standalone mode: usage errors exit with code 2
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except SafemixError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,84 @@
+"""Load data sets by registry name or file path."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SafemixError
+from .readers import read_eval_json, read_instructions, read_preferences, read_prompts, read_xstest
+from .records import EvalPrompt, Instruction, PreferencePair
+from .registry import REGISTRY, expand_suites
+from .resolve import Resolved, resolve
+
+PathLike = str | os.PathLike
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Records plus where they came from (for manifests)."""
+
+    name: str
+    records: list
+    resolved: Resolved
+
+    def provenance(self) -> dict:
+        spec = self.resolved.spec
+        return {
+            "name": self.name,
+            "file": Path(self.resolved.path).name,
+            "sha256": self.resolved.sha256,
+            "source": spec.source if spec else "user file",
+            "revision": spec.revision if spec else None,
+            "records": len(self.records),
+        }
+
+
+def _kind(name: str, expected: tuple[str, ...]) -> None:
+    spec = REGISTRY.get(name.lower())
+    if spec is not None and spec.kind not in expected:
+        raise SafemixError(f"data set '{name}' is {spec.kind} data, not {' or '.join(expected)}")
+
+
+def load_instructions(name: PathLike, data_dir: PathLike | None = None) -> Loaded:
+    _kind(str(name), ("instructions",))
+    res = resolve(name, data_dir)
+    source = res.spec.name if res.spec else Path(res.path).stem
+    return Loaded(source, read_instructions(res.path, source), res)
+
+
+def load_suite(name: PathLike, data_dir: PathLike | None = None) -> Loaded:
+    """One eval suite: a registry eval set, XSTest, or a prompt file."""
+    _kind(str(name), ("eval", "xstest"))
+    res = resolve(name, data_dir)
+    if res.spec is None:
+        suite = Path(res.path).stem
+        return Loaded(suite, read_prompts(res.path, suite), res)
+    reader = read_xstest if res.spec.kind == "xstest" else read_eval_json
+    return Loaded(res.spec.suite, reader(res.path, res.spec.suite), res)
+
+
+def load_suites(names: str | list[str], data_dir: PathLike | None = None) -> dict[str, Loaded]:
+    """Several suites; groups such as ``paper`` and ``all`` are expanded."""
+    out = {}
+    for n in expand_suites(names):
+        loaded = load_suite(n, data_dir)
+        out[loaded.name] = loaded
+    if not out:
+        raise SafemixError("no eval suites given")
+    return out
+
+
+def load_preferences(name: PathLike, data_dir: PathLike | None = None) -> Loaded:
+    _kind(str(name), ("preferences",))
+    res = resolve(name, data_dir)
+    return Loaded(res.spec.name if res.spec else Path(res.path).stem, read_preferences(res.path), res)
+
+
+def all_prompts(suites: dict[str, Loaded]) -> list[EvalPrompt]:
+    return [p for loaded in suites.values() for p in loaded.records]
+
+
+__all__ = ["Loaded", "load_instructions", "load_suite", "load_suites", "load_preferences",
+           "all_prompts", "Instruction", "EvalPrompt", "PreferencePair"]

@@ -1,0 +1,51 @@
+"""Shared fixtures: the real data copies beside the checkout, an isolated cache, offline mode."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SAFEMIX_TEST_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_env(tmp_path_factory):
+    """Tests never touch the user's cache or the network; the model cache is shared per session."""
+    cache = tmp_path_factory.mktemp("cache")
+    old = {k: os.environ.get(k) for k in ("SAFEMIX_CACHE_DIR", "SAFEMIX_DATA_DIR", "SAFEMIX_OFFLINE",
+                                          "HF_HUB_OFFLINE", "SAFEMIX_MODEL_CACHE")}
+    os.environ["SAFEMIX_CACHE_DIR"] = str(cache)
+    os.environ.pop("SAFEMIX_DATA_DIR", None)
+    os.environ["SAFEMIX_OFFLINE"] = "1"
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    # converting the GGUF model is slow-ish: reuse one converted copy across test sessions
+    os.environ.setdefault("SAFEMIX_MODEL_CACHE", str(Path.home() / ".cache" / "safemix-test-models"))
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED / "README.md").is_file():
+        pytest.skip(f"real data copies not found at {SHARED} (set SAFEMIX_TEST_DATA)")
+    return SHARED
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+    from safemix.cli import main
+
+    def run(*args: str):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
