@@ -49,3 +49,27 @@ def run_cli(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def smollm():
+    """The real offline model (converted once into the model cache)."""
+    from safemix.models import load_tokenizer, resolve_model
+
+    try:
+        ref = resolve_model("smollm2-135m")
+    except Exception as exc:  # the package is missing: say so rather than fail obscurely
+        pytest.skip(f"smollm2-135m unavailable: {exc}")
+    return ref, load_tokenizer(ref)
+
+
+@pytest.fixture(scope="session")
+def mixture_file(tmp_path_factory, shared_data) -> Path:
+    """A small real mixture (GPTeacher roleplay + safety demonstrations)."""
+    from safemix.data import load_instructions, mix, write_mixtures
+
+    out = tmp_path_factory.mktemp("mix")
+    g = load_instructions("gpteacher-roleplay", shared_data)
+    s = load_instructions("safety-tuned-llamas", shared_data)
+    write_mixtures(mix(g, s, 24, [8], seed=1), out)
+    return out / "k8.json"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
 from ..errors import SafemixError
 from . import data as data_cli
+from .train import train_cmd
 
 app = typer.Typer(
     name="safemix",
@@ -17,10 +19,12 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_cli.app, name="data")
+app.command("train")(train_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input prints one line ``error: ...`` to stderr and returns exit code 2."""
+    warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation chatter
     try:
         app(args=argv, prog_name="safemix")  # standalone mode: usage errors exit with code 2
     except SystemExit as exc:

@@ -1,0 +1,72 @@
+"""``safemix train``: LoRA / full fine-tuning on a mixture file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from ..errors import SafemixError
+from ..train import TrainConfig, train
+
+ARG_FIELDS = ("model", "method", "prompt_format", "epochs", "max_steps", "learning_rate", "batch_size",
+              "micro_batch_size", "cutoff_len", "seed", "val_size", "lora_r", "train_on_inputs", "save_every")
+
+
+def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
+    """A TrainConfig from a YAML file (a bare train config, or a run config's ``train`` section) plus
+    command-line overrides. Errors name the key and what was expected."""
+    base: dict = {}
+    if path is not None:
+        try:
+            doc = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise SafemixError(f"{path}: cannot read YAML ({exc})") from None
+        base = dict(doc.get("train", doc)) if isinstance(doc, dict) else {}
+        if isinstance(doc, dict) and "model" in doc and "train" in doc:
+            base.setdefault("model", doc["model"])
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig(**base)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(x) for x in e["loc"]) or "config"
+        raise SafemixError(f"{path or 'train options'}: {where}: {e['msg']}") from None
+
+
+def train_cmd(
+    data: str = typer.Option(..., help="Training data: a mixture from 'safemix data mix', any Alpaca JSON/JSONL "
+                                       "file, or a registry name."),
+    out: Path = typer.Option(..., help="Output folder (adapter or weights, tokenizer, config, train_log.jsonl, "
+                                       "manifest.json); built in OUT.partial and renamed when finished."),
+    model: Optional[str] = typer.Option(None, help="Model: built-in name (smollm2-135m), local folder, or Hub id."),
+    config: Optional[Path] = typer.Option(None, help="YAML with training options (or a run config's 'train' section)."),
+    method: Optional[str] = typer.Option(None, help="lora (default), full, or qlora (CUDA + bitsandbytes)."),
+    prompt_format: Optional[str] = typer.Option(None, help="alpaca (the paper's template) or chat (model's template)."),
+    epochs: Optional[float] = typer.Option(None, help="Epochs (fractions allowed)."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (overrides epochs)."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (paper: 3e-4)."),
+    batch_size: Optional[int] = typer.Option(None, help="Examples per optimizer step (paper: 128)."),
+    micro_batch_size: Optional[int] = typer.Option(None, help="Examples per forward pass (gradient accumulation)."),
+    cutoff_len: Optional[int] = typer.Option(None, help="Maximum tokens per example (paper: 256)."),
+    seed: Optional[int] = typer.Option(None, help="Seed for batching, dropout and initialisation."),
+    val_size: Optional[int] = typer.Option(None, help="Held-out examples; keeps the checkpoint with best val loss."),
+    lora_r: Optional[int] = typer.Option(None, help="LoRA rank (paper: 8)."),
+    train_on_inputs: Optional[bool] = typer.Option(None, "--train-on-inputs/--response-only",
+                                                   help="Loss on prompt tokens too (the paper's code) or only on the response."),
+    save_every: Optional[int] = typer.Option(None, help="Optimizer steps between resumable checkpoints."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Retrain even if OUT is already finished."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SAFEMIX_DATA_DIR", help="Data folder."),
+) -> None:
+    """Fine-tune a model on a mixture (LoRA by default, with the paper's hyperparameters)."""
+    overrides = {k: v for k, v in locals().items() if k in ARG_FIELDS}
+    cfg = load_train_config(config, overrides)
+    if (out / "manifest.json").is_file() and not overwrite:
+        typer.echo(f"{out} is already trained (use --overwrite to retrain)")
+        return
+    folder = train(cfg, data, out, data_dir=data_dir, resume=resume, overwrite=overwrite)
+    typer.echo(f"wrote {folder}")

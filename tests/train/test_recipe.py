@@ -1,0 +1,104 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from safemix.data import read_instructions
+from safemix.formats import get_format
+from safemix.train import TrainConfig, encode_all, train
+from safemix.train.batches import collate
+
+TINY = dict(batch_size=4, micro_batch_size=2, cutoff_len=96, learning_rate=1e-3, progress=False, save_every=1)
+
+
+def _mean_loss(model, tok, examples):
+    model.eval()
+    with torch.no_grad():
+        batch = collate(examples, tok.pad_token_id)
+        return model(**batch).loss.item()
+
+
+def test_lora_lowers_loss_and_adapter_loads(smollm, mixture_file, tmp_path):
+    from peft import PeftModel
+    from safemix.models import load_causal_lm
+
+    ref, tok = smollm
+    out = train(TrainConfig(max_steps=5, **TINY), mixture_file, tmp_path / "k8")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["steps"] == 5 and manifest["prompt_format"]["name"] == "alpaca"
+    assert manifest["data"]["sha256"] and manifest["base_fingerprint"] == ref.fingerprint
+    assert not (tmp_path / "k8.partial").exists()
+    log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5]
+    examples, _ = encode_all(read_instructions(mixture_file)[:8], get_format("alpaca"), tok, 96)
+    base = load_causal_lm(ref)
+    before = _mean_loss(base, tok, examples)
+    tuned = PeftModel.from_pretrained(base, out / "adapter")
+    after = _mean_loss(tuned, tok, examples)
+    assert after < before - 0.05, (before, after)
+
+
+def test_full_finetune_writes_safetensors(smollm, mixture_file, tmp_path):
+    out = train(TrainConfig(method="full", max_steps=1, **{**TINY, "learning_rate": 1e-5}), mixture_file, tmp_path / "f")
+    assert (out / "model" / "model.safetensors").is_file() and json.loads((out / "manifest.json").read_text())["kind"] == "full"
+
+
+def test_kill_and_resume_matches_uninterrupted(smollm, mixture_file, tmp_path):
+    cfg = TrainConfig(max_steps=6, **TINY)
+    ref = train(cfg, mixture_file, tmp_path / "straight")
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "safemix", "train", "--data", str(mixture_file), "--out", str(out),
+           "--max-steps", "6", "--batch-size", "4", "--micro-batch-size", "2", "--cutoff-len", "96",
+           "--lr", "1e-3", "--save-every", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+    state = out.with_name("killed.partial") / "checkpoint" / "state.json"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        try:
+            if json.loads(state.read_text())["step"] >= 3:
+                break
+        except (OSError, ValueError):
+            pass
+        assert proc.poll() is None, "training finished or died before it could be killed"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "manifest.json").exists()  # nothing looks finished
+    resumed = train(cfg, mixture_file, out, resume=True)
+    a, b = load_file(ref / "adapter" / "adapter_model.safetensors"), load_file(resumed / "adapter" / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+    log = [json.loads(x)["step"] for x in (resumed / "train_log.jsonl").read_text().splitlines()]
+    assert log == [1, 2, 3, 4, 5, 6]
+
+
+def test_val_split_keeps_best(smollm, mixture_file, tmp_path):
+    out = train(TrainConfig(max_steps=2, val_size=4, eval_every=1, **{**TINY, "cutoff_len": 512}), mixture_file, tmp_path / "v")
+    m = json.loads((out / "manifest.json").read_text())
+    vals = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines() if "val_loss" in x]
+    assert len(vals) == 2 and m["best_val_loss"] == pytest.approx(min(v["val_loss"] for v in vals), abs=1e-6)
+    assert m["data"]["val_examples"] == 4
+
+
+def test_bad_inputs(run_cli, mixture_file, tmp_path):
+    code, _, err = run_cli("train", "--model", "no-such-model", "--data", mixture_file, "--out", tmp_path / "x")
+    assert code == 2 and "unknown model 'no-such-model'" in err and err.count("\n") == 1
+    empty = tmp_path / "weights"
+    empty.mkdir()
+    (empty / "config.json").write_text("{}")
+    code, _, err = run_cli("train", "--model", empty, "--data", mixture_file, "--out", tmp_path / "x")
+    assert code == 2 and "no .safetensors weights" in err
+    bad = tmp_path / "mix.json"
+    bad.write_text('[{"instruction": "a", "output": "b"}, {"instruction": "c", "output": 7}]')
+    code, _, err = run_cli("train", "--data", bad, "--out", tmp_path / "x")
+    assert code == 2 and f"{bad}: record 1: field 'output' must be a string" in err
+    code, _, err = run_cli("train", "--data", mixture_file, "--out", tmp_path / "x", "--batch-size", "5", "--micro-batch-size", "2")
+    assert code == 2 and "batch_size (5) must be a multiple" in err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
