@@ -9,6 +9,7 @@ import typer
 
 from ..errors import SafemixError
 from . import data as data_cli
+from .generate import generate_cmd
 from .train import train_cmd
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(data_cli.app, name="data")
 app.command("train")(train_cmd)
+app.command("generate")(generate_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

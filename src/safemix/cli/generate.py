@@ -1,0 +1,42 @@
+"""``safemix generate``: answers to the eval suites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..generate import generate, get_decoding
+
+
+def generate_cmd(
+    out: Path = typer.Option(..., help="Output folder: one SUITE.jsonl per suite (also the cache)."),
+    model: Optional[str] = typer.Option(None, help="Base model: built-in name, folder or Hub id (default: the "
+                                                   "adapter manifest's base model)."),
+    adapter: Optional[Path] = typer.Option(None, help="A 'safemix train' output folder (LoRA adapter or full weights)."),
+    suites: str = typer.Option("paper,xstest", help="Suites: registry names, groups (paper, harm, xstest, all) "
+                                                    "or prompt files, comma-separated."),
+    preset: str = typer.Option("paper", help="Decoding: paper (seed repo: 4-beam search, 128 new tokens), greedy, sample."),
+    max_new_tokens: Optional[int] = typer.Option(None, help="Override the preset's maximum new tokens."),
+    batch_size: int = typer.Option(16, help="Prompts per batch (left-padded, sorted by length)."),
+    limit_per_suite: Optional[int] = typer.Option(None, help="Seeded subsample of at most this many prompts per suite."),
+    seed: int = typer.Option(0, help="Seed for subsampling and the sample preset."),
+    prompt_format: Optional[str] = typer.Option(None, help="alpaca or chat (default: the adapter's training format)."),
+    allow_format_mismatch: bool = typer.Option(False, help="Allow a prompt format other than the adapter's (recorded)."),
+    backend: str = typer.Option("hf", help="hf (transformers) or vllm (GPU; extra [vllm])."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="SAFEMIX_DATA_DIR", help="Data folder."),
+) -> None:
+    """Generate answers for every prompt of the chosen suites; re-runs skip finished records."""
+    decoding = get_decoding(preset, max_new_tokens, seed)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task("generate", total=None)
+        paths = generate(suites, out, decoding, model=model, adapter=adapter, prompt_format=prompt_format,
+                         allow_format_mismatch=allow_format_mismatch, batch_size=batch_size,
+                         limit_per_suite=limit_per_suite, seed=seed, backend=backend, data_dir=data_dir,
+                         progress=lambda suite, n: bar.update(task, advance=n, description=f"generate {suite}"))
+    for suite, path in paths.items():
+        typer.echo(f"wrote {path}")

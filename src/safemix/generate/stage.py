@@ -1,0 +1,121 @@
+"""``generate()``: answers of a base model or a trained adapter to eval suites, cached and resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..data.load import load_suites
+from ..data.records import EvalPrompt
+from ..data.select import hash_order
+from ..errors import SafemixError
+from ..formats import get_format
+from ..models import fingerprint, load_causal_lm, load_tokenizer, resolve_model
+from .presets import Decoding
+from .store import SuiteStore, record_key
+
+
+def read_adapter(adapter: str | os.PathLike) -> tuple[dict, Path, str]:
+    """(manifest, weights folder, kind) of a ``safemix train`` output folder."""
+    folder = Path(adapter)
+    manifest_path = folder / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        kind = manifest["kind"]
+        fmt = manifest["prompt_format"]["name"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SafemixError(f"{manifest_path}: not a finished safemix train output ({type(exc).__name__}: {exc})") from None
+    weights = folder / ("model" if kind == "full" else "adapter")
+    if not any(weights.glob("*.safetensors")):
+        raise SafemixError(f"{weights}: no .safetensors weights")
+    return manifest, weights, fmt
+
+
+def subsample(prompts: list[EvalPrompt], limit: int | None, seed: int) -> list[EvalPrompt]:
+    if not limit or limit >= len(prompts):
+        return prompts
+    keep = set(hash_order(prompts, seed, "subsample")[:limit])
+    return [p for i, p in enumerate(prompts) if i in keep]
+
+
+def load_backend(model: str | None, adapter, prompt_format: str | None, allow_format_mismatch: bool,
+                 backend: str = "hf", trust_remote_code: bool = False):
+    """Resolve model + adapter and the prompt format; returns (backend, info for records)."""
+    manifest, weights, trained_fmt = read_adapter(adapter) if adapter else ({}, None, None)
+    spec = model or manifest.get("base_model")
+    if not spec:
+        raise SafemixError("give --model (or an --adapter whose manifest names its base model)")
+    ref = resolve_model(spec)
+    if manifest and manifest.get("base_fingerprint") not in (None, ref.fingerprint):
+        raise SafemixError(f"adapter {adapter} was trained on a different base model than '{spec}'")
+    fmt_name = prompt_format or trained_fmt or "alpaca"
+    mismatch = trained_fmt is not None and fmt_name != trained_fmt
+    if mismatch and not allow_format_mismatch:
+        raise SafemixError(f"adapter {adapter} was trained with prompt format '{trained_fmt}', not '{fmt_name}' "
+                           f"(pass --allow-format-mismatch to generate anyway)")
+    info = {"model": spec, "model_fingerprint": ref.fingerprint, "adapter": str(adapter) if adapter else None,
+            "adapter_fingerprint": fingerprint(weights) if weights else None, "prompt_format": fmt_name,
+            "format_mismatch": mismatch}
+    if backend == "vllm":
+        from .vllm import VLLMBackend
+
+        if manifest.get("kind") == "full":
+            return VLLMBackend(str(weights), None), info, _fmt(fmt_name, ref, trust_remote_code)
+        return VLLMBackend(ref.path, weights), info, _fmt(fmt_name, ref, trust_remote_code)
+    if backend != "hf":
+        raise SafemixError(f"unknown backend '{backend}' (known: hf, vllm)")
+    from .hf import HFBackend
+
+    tok = load_tokenizer(ref, trust_remote_code)
+    fmt = get_format(fmt_name, tok)
+    if manifest.get("kind") == "full":
+        lm = load_causal_lm(type(ref)(spec, str(weights), info["adapter_fingerprint"]), trust_remote_code=trust_remote_code)
+    else:
+        lm = load_causal_lm(ref, trust_remote_code=trust_remote_code)
+        if weights is not None:
+            from peft import PeftModel
+
+            lm = PeftModel.from_pretrained(lm, str(weights)).merge_and_unload()
+    return HFBackend(lm, tok, fmt), info, fmt
+
+
+def _fmt(name, ref, trust_remote_code):
+    return get_format(name, load_tokenizer(ref, trust_remote_code) if name == "chat" else None)
+
+
+def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding, *, model: str | None = None,
+             adapter=None, prompt_format: str | None = None, allow_format_mismatch: bool = False,
+             batch_size: int = 16, limit_per_suite: int | None = None, seed: int = 0, backend: str = "hf",
+             data_dir=None, progress=None, _backend=None) -> dict[str, Path]:
+    """Generate for every suite; returns {suite: jsonl path}. Inputs are validated before any output."""
+    if batch_size <= 0:
+        raise SafemixError(f"batch_size must be > 0, got {batch_size}")
+    loaded = load_suites(suites, data_dir)
+    be, info, fmt = _backend or load_backend(model, adapter, prompt_format, allow_format_mismatch, backend)
+    out = Path(out)
+    paths = {}
+    for name, suite in loaded.items():
+        prompts = subsample(suite.records, limit_per_suite, seed)
+        formatted = [fmt.render(p.prompt, p.input, getattr(be, "tok", None)) for p in prompts]
+        keys = [record_key(info["model_fingerprint"], info["adapter_fingerprint"], f, decoding.to_dict()) for f in formatted]
+        store = SuiteStore(out / f"{name}.jsonl")
+        todo = [i for i, k in enumerate(keys) if not store.has(k)]
+        lengths = be.count_tokens([formatted[i] for i in todo]) if todo else []
+        todo = [i for _, i in sorted(zip(lengths, todo), key=lambda x: -x[0])]
+        for start in range(0, len(todo), batch_size):
+            idx = todo[start:start + batch_size]
+            results = be.generate([formatted[i] for i in idx], decoding)
+            store.add([_record(prompts[i], formatted[i], keys[i], r, decoding, info) for i, r in zip(idx, results)])
+            if progress:
+                progress(name, len(idx))
+        store.finalise(keys)
+        paths[name] = store.path
+    return paths
+
+
+def _record(p: EvalPrompt, formatted: str, key: str, r, d: Decoding, info: dict) -> dict:
+    return {"suite": p.suite, "id": p.id, "prompt": p.prompt, "input": p.input, "label": p.label, "type": p.type,
+            "formatted_input": formatted, "output": r.text, "finish_reason": r.finish_reason,
+            "prompt_tokens": r.prompt_tokens, "output_tokens": r.output_tokens, "decoding": d.to_dict(),
+            **info, "key": key}

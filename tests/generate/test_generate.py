@@ -1,0 +1,114 @@
+import json
+
+import pytest
+
+from safemix.data import load_suite
+from safemix.errors import SafemixError
+from safemix.generate import HFBackend, generate, get_decoding, load_backend
+
+GREEDY = get_decoding("greedy", max_new_tokens=16)
+
+
+@pytest.fixture(scope="module")
+def backend(smollm):
+    """(backend, info, format) for the base smollm2-135m with the Alpaca template."""
+    return load_backend("smollm2-135m", None, "alpaca", False)
+
+
+class Counting:
+    """Wraps a backend; counts prompts; can fail after a number of batches (a simulated kill)."""
+
+    def __init__(self, inner, fail_after=None):
+        self.inner, self.tok, self.fail_after, self.calls, self.prompts = inner, inner.tok, fail_after, 0, 0
+
+    def count_tokens(self, texts):
+        return self.inner.count_tokens(texts)
+
+    def generate(self, prompts, d):
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise KeyboardInterrupt("killed")
+        self.calls += 1
+        self.prompts += len(prompts)
+        return self.inner.generate(prompts, d)
+
+
+def test_batched_equals_unbatched_greedy(backend, shared_data):
+    be, _, fmt = backend
+    prompts = [p for s in ("i-maliciousinstructions", "xstest", "i-alpaca") for p in load_suite(s, shared_data).records[:3]]
+    texts = [fmt.render(p.prompt, p.input) for p in prompts]
+    batched = be.generate(texts, GREEDY)
+    single = [be.generate([t], GREEDY)[0] for t in texts]
+    assert [c.text for c in batched] == [c.text for c in single]
+    assert [c.output_tokens for c in batched] == [c.output_tokens for c in single]
+    assert all(c.text for c in batched)
+
+
+def test_finish_reason_and_counts(backend):
+    be, _, fmt = backend
+    short = be.generate([fmt.render("Write a long story about a dragon.")], get_decoding("greedy", 4))[0]
+    assert short.finish_reason == "length" and short.output_tokens == 4 and short.prompt_tokens > 20
+    done = be.generate([fmt.render("Reply with the single word: yes")], get_decoding("greedy", 64))[0]
+    assert done.finish_reason == "eos" and done.output_tokens < 64
+
+
+def test_resume_after_kill_equals_uninterrupted(backend, shared_data, tmp_path):
+    kw = dict(decoding=GREEDY, batch_size=2, limit_per_suite=5, seed=3, data_dir=shared_data)
+    straight = generate("i-maliciousinstructions,xstest", tmp_path / "a", _backend=backend, **kw)
+    killed = Counting(backend[0], fail_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        generate("i-maliciousinstructions,xstest", tmp_path / "b", _backend=(killed, *backend[1:]), **kw)
+    partial = [json.loads(x) for x in (tmp_path / "b" / "I-MaliciousInstructions.jsonl").read_text().splitlines()]
+    assert len(partial) == 4 and not (tmp_path / "b" / "xstest.jsonl").exists()
+    resumed = Counting(backend[0])
+    generate("i-maliciousinstructions,xstest", tmp_path / "b", _backend=(resumed, *backend[1:]), **kw)
+    assert resumed.prompts == 10 - 4  # the two finished batches were kept
+    for suite in ("I-MaliciousInstructions", "xstest"):
+        assert (tmp_path / "a" / f"{suite}.jsonl").read_bytes() == (tmp_path / "b" / f"{suite}.jsonl").read_bytes()
+    assert straight["xstest"].name == "xstest.jsonl"
+
+
+def test_cache_skips_finished_records_and_keys_on_decoding(backend, shared_data, tmp_path):
+    kw = dict(batch_size=4, limit_per_suite=4, data_dir=shared_data)
+    first = Counting(backend[0])
+    generate("q-harm", tmp_path, GREEDY, _backend=(first, *backend[1:]), **kw)
+    again = Counting(backend[0])
+    generate("q-harm", tmp_path, GREEDY, _backend=(again, *backend[1:]), **kw)
+    assert first.prompts == 4 and again.prompts == 0
+    other = Counting(backend[0])
+    generate("q-harm", tmp_path, get_decoding("greedy", 8), _backend=(other, *backend[1:]), **kw)
+    assert other.prompts == 4  # other decoding parameters: not the same records
+    rec = json.loads((tmp_path / "Q-Harm.jsonl").read_text().splitlines()[0])
+    for field in ("suite", "id", "prompt", "formatted_input", "output", "finish_reason", "prompt_tokens",
+                  "output_tokens", "decoding", "model_fingerprint", "adapter_fingerprint", "key"):
+        assert field in rec
+    assert rec["formatted_input"].endswith("### Response:\n") and rec["decoding"]["max_new_tokens"] == 8
+
+
+def test_adapter_format_comes_from_manifest(smollm, mixture_file, tmp_path, shared_data):
+    from safemix.train import TrainConfig, train
+
+    out = train(TrainConfig(max_steps=1, batch_size=2, micro_batch_size=2, cutoff_len=64, progress=False,
+                            prompt_format="chat"), mixture_file, tmp_path / "chat")
+    be, info, fmt = load_backend(None, out, None, False)
+    assert fmt.name == "chat" and info["adapter_fingerprint"] and info["model"] == "smollm2-135m"
+    with pytest.raises(SafemixError, match="trained with prompt format 'chat', not 'alpaca'"):
+        load_backend(None, out, "alpaca", False)
+    _, info, fmt = load_backend(None, out, "alpaca", True)
+    assert info["format_mismatch"] is True and fmt.name == "alpaca"
+
+
+def test_bad_inputs_write_nothing(run_cli, tmp_path, shared_data):
+    code, _, err = run_cli("generate", "--model", "smollm2-135m", "--suites", "no-such-suite", "--out", tmp_path / "o")
+    assert code == 2 and "neither a file nor a known data set" in err
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    code, _, err = run_cli("generate", "--model", "smollm2-135m", "--suites", empty, "--out", tmp_path / "o")
+    assert code == 2 and f"{empty}: no records" in err
+    broken = tmp_path / "adapter"
+    broken.mkdir()
+    code, _, err = run_cli("generate", "--adapter", broken, "--suites", "q-harm", "--data-dir", shared_data,
+                           "--out", tmp_path / "o")
+    assert code == 2 and "manifest.json: not a finished safemix train output" in err
+    code, _, err = run_cli("generate", "--model", "smollm2-135m", "--preset", "nucleus", "--out", tmp_path / "o")
+    assert code == 2 and "unknown decoding preset 'nucleus'" in err
+    assert not (tmp_path / "o").exists()
