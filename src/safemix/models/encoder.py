@@ -86,6 +86,6 @@ class Encoder:
         return arr
 
 
-@lru_cache(maxsize=2)
-def get_encoder(name_or_path: str | None = None) -> Encoder:
-    return Encoder(name_or_path)
+@lru_cache(maxsize=4)
+def get_encoder(name_or_path: str | None = None, max_length: int = 256) -> Encoder:
+    return Encoder(name_or_path, max_length=max_length)

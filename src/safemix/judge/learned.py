@@ -1,0 +1,46 @@
+"""Shared pieces of the learned offline judges: encoder features, safe weight files, the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_path, cache_dir
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def head(text: str, chars: int = 200) -> str:
+    """The first sentence (at most ``chars`` characters): where a refusal usually shows."""
+    first = _SENTENCE.split(text.strip(), maxsplit=1)[0] if text.strip() else ""
+    return first[:chars]
+
+
+def cache_key(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
+
+
+def save_weights(path: Path, meta: dict, **arrays: np.ndarray) -> None:
+    """Weights as .npz (no pickle) plus a JSON sidecar with metadata, both atomic."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    with atomic_path(path.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2))
+
+
+def load_weights(path: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+        with np.load(path, allow_pickle=False) as z:
+            return meta, {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def judge_cache(name: str) -> Path:
+    return cache_dir("judges", name)
