@@ -10,6 +10,8 @@ import typer
 from ..errors import SafemixError
 from . import data as data_cli
 from .generate import generate_cmd
+from .judge import app as judge_app
+from .run import report_cmd, run_cmd, status_cmd
 from .train import train_cmd
 
 app = typer.Typer(
@@ -22,6 +24,10 @@ app = typer.Typer(
 app.add_typer(data_cli.app, name="data")
 app.command("train")(train_cmd)
 app.command("generate")(generate_cmd)
+app.add_typer(judge_app, name="judge")
+app.command("run")(run_cmd)
+app.command("status")(status_cmd)
+app.command("report")(report_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

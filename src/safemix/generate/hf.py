@@ -43,15 +43,59 @@ class HFBackend:
     def generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
         enc = self.tok(prompts, add_special_tokens=self.fmt.adds_special_tokens, padding=True, return_tensors="pt")
         enc = {k: v.to(self.model.device) for k, v in enc.items()}
-        if d.do_sample and d.seed is not None:
-            torch.manual_seed(d.seed)
-        out = self.model.generate(**enc, generation_config=self._config(d))
-        new = out[:, enc["input_ids"].shape[1]:].tolist()
-        lengths = enc["attention_mask"].sum(1).tolist()
+        if d.num_beams > 1:
+            out = self.model.generate(**enc, generation_config=self._config(d))
+            rows = out[:, enc["input_ids"].shape[1]:].tolist()
+        else:
+            rows = self._decode(enc["input_ids"], enc["attention_mask"], d)
         results = []
-        for row, n_prompt in zip(new, lengths):
+        for row, n_prompt in zip(rows, enc["attention_mask"].sum(1).tolist()):
             stop = next((i for i, t in enumerate(row) if t in self.eos_ids), None)
             toks = row if stop is None else row[:stop]
             results.append(Completion(self.tok.decode(toks, skip_special_tokens=True).strip(),
                                       "length" if stop is None else "eos", int(n_prompt), len(toks)))
         return results
+
+    def _decode(self, ids: torch.Tensor, mask: torch.Tensor, d: Decoding) -> list[list[int]]:
+        """Greedy or sampled decoding with a KV cache that drops finished rows, so a batch costs what
+        its unfinished answers need (transformers' generate keeps computing finished rows)."""
+        from transformers import DynamicCache
+
+        gen = torch.Generator(device=ids.device).manual_seed(d.seed) if d.do_sample and d.seed is not None else None
+        cache = DynamicCache()
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                         use_cache=True, logits_to_keep=1)
+        alive = list(range(ids.shape[0]))
+        rows: list[list[int]] = [[] for _ in alive]
+        eos = torch.tensor(sorted(self.eos_ids), device=ids.device)
+        for step in range(d.max_new_tokens):
+            nxt = self._pick(out.logits[:, -1, :].float(), d, gen)
+            for j, r in enumerate(alive):
+                rows[r].append(int(nxt[j]))
+            keep = torch.nonzero(~torch.isin(nxt, eos)).flatten()
+            if step == d.max_new_tokens - 1 or len(keep) == 0:
+                break
+            if len(keep) < len(alive):
+                cache.batch_select_indices(keep)
+                mask, nxt = mask[keep], nxt[keep]
+                alive = [alive[j] for j in keep.tolist()]
+            mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
+            out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=mask.sum(1, keepdim=True) - 1,
+                             past_key_values=cache, use_cache=True)
+        return rows
+
+    @staticmethod
+    def _pick(logits: torch.Tensor, d: Decoding, gen) -> torch.Tensor:
+        if not d.do_sample:
+            return logits.argmax(-1)
+        logits = logits / max(d.temperature or 1.0, 1e-5)
+        if d.top_k:
+            kth = torch.topk(logits, min(d.top_k, logits.shape[-1])).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if d.top_p and d.top_p < 1.0:
+            sorted_logits, order = torch.sort(logits, descending=True)
+            cum = sorted_logits.softmax(-1).cumsum(-1)
+            drop = cum - sorted_logits.softmax(-1) > d.top_p
+            logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+        return torch.multinomial(logits.softmax(-1), 1, generator=gen).flatten()

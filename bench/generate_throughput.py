@@ -1,0 +1,99 @@
+"""Generation throughput: safemix generate vs the seed repo's method.
+
+Same model (smollm2-135m, Alpaca template), same 48 real prompts (8 from each of six paper eval
+sets), same decoding. The baseline follows vinid/safety-tuned-llamas generation/generate_answers.py:
+one prompt at a time, ``model.generate`` with a GenerationConfig, the whole sequence decoded and
+split on "### Response:". safemix runs length-sorted, left-padded batches (48: one batch on this CPU)
+and, for greedy/sampling, drops finished rows from the KV cache. Measured for greedy and for the
+paper preset (4-beam search). Outputs are compared prompt by prompt on the generated tokens; the
+seed's split on "### Response:" also cuts answers in which the model writes that marker again
+(counted as seed_split_truncated).
+
+Usage: python bench/generate_throughput.py [--data-dir ../shared/data] [--max-new-tokens 64]
+The last printed line is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from safemix.data import PAPER_SUITES, load_suite  # noqa: E402
+from safemix.generate import get_decoding, load_backend  # noqa: E402
+
+
+def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], int]:
+    """(answers decoded from the new tokens, answers as the seed extracts them, token count)."""
+    from transformers import GenerationConfig
+
+    outs, seed_outs, tokens = [], [], 0
+    for prompt in prompts:
+        ids = tok(prompt, return_tensors="pt")["input_ids"]
+        cfg = GenerationConfig(temperature=0.1, top_p=0.75, top_k=40, num_beams=d.num_beams,
+                               eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        with torch.no_grad():
+            seq = model.generate(input_ids=ids, generation_config=cfg, max_new_tokens=d.max_new_tokens,
+                                 return_dict_in_generate=True, output_scores=True).sequences[0]
+        new = seq[ids.shape[1]:].tolist()
+        n = next((i for i, t in enumerate(new) if t == tok.eos_token_id), len(new))
+        tokens += n
+        outs.append(tok.decode(new[:n], skip_special_tokens=True).strip())
+        seed_outs.append(tok.decode(seq, skip_special_tokens=True).split("### Response:")[1].strip())
+    return outs, seed_outs, tokens
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", default=os.environ.get("SAFEMIX_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=48)
+    a = ap.parse_args()
+    suites = [s for s in PAPER_SUITES if s != "I-Alpaca"]
+    prompts = [p for s in suites for p in load_suite(s.lower(), a.data_dir).records[:8]][:48]
+    be, _, fmt = load_backend("smollm2-135m", None, "alpaca", False)
+    texts = [fmt.render(p.prompt, p.input) for p in prompts]
+    figures: dict = {"prompts": len(texts), "max_new_tokens": a.max_new_tokens, "batch_size": a.batch_size}
+    same_all = True
+    for preset in ("greedy", "paper"):
+        d = get_decoding(preset, a.max_new_tokens)
+        t = time.perf_counter()
+        base_out, seed_out, base_tokens = baseline(be.model, be.tok, texts, d)
+        base_s = time.perf_counter() - t
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        t = time.perf_counter()
+        ours = {}
+        for start in range(0, len(order), a.batch_size):
+            idx = order[start:start + a.batch_size]
+            for i, c in zip(idx, be.generate([texts[i] for i in idx], d)):
+                ours[i] = c
+        ours_s = time.perf_counter() - t
+        our_out = [ours[i].text for i in range(len(texts))]
+        our_tokens = sum(c.output_tokens for c in ours.values())
+        same = sum(x == y for x, y in zip(base_out, our_out))
+        same_all &= same == len(texts)
+        figures.update({
+            f"{preset}_safemix_tokens_per_s": round(our_tokens / ours_s, 1),
+            f"{preset}_baseline_tokens_per_s": round(base_tokens / base_s, 1),
+            f"{preset}_safemix_seconds": round(ours_s, 1), f"{preset}_baseline_seconds": round(base_s, 1),
+            f"ratio_{preset}": round((our_tokens / ours_s) / (base_tokens / base_s), 2),
+            f"{preset}_same_outputs": f"{same}/{len(texts)}",
+            # the seed keeps only the text between the first and second "### Response:"
+            f"{preset}_seed_split_truncated": sum(x != y for x, y in zip(base_out, seed_out)),
+        })
+        print(f"{preset}: safemix {our_tokens / ours_s:.1f} tok/s, baseline {base_tokens / base_s:.1f} tok/s, "
+              f"same outputs {same}/{len(texts)}", flush=True)
+    figures["same_outputs"] = same_all
+    import json
+
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""``safemix run``, ``safemix status`` and ``safemix report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def run_cmd(
+    config: Path = typer.Argument(..., help="Run config YAML (see configs/quickstart.yaml, configs/paper.yaml)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<config name>)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and what is already done; run nothing."),
+    only: Optional[str] = typer.Option(None, help="Run one point, e.g. k=100 or k=100,seed=2 (one process per "
+                                                  "point lets several GPUs or machines share a sweep)."),
+) -> None:
+    """Run the whole sweep (mix -> train -> generate -> judge -> report); safe to kill and re-run."""
+    from ..run import parse_only, run
+
+    run(config, out, dry_run=dry_run, only=parse_only(only))
+
+
+def status_cmd(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
+    """Show which steps of a run are done."""
+    from ..run import status
+
+    typer.echo(status(run_dir))
+
+
+def report_cmd(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
+    """(Re)write the report of a run from its finished points."""
+    from ..config import load_run_config
+    from ..run import report
+
+    paths = report(load_run_config(run_dir / "config.yaml"), run_dir)
+    for name, path in paths.items():
+        typer.echo(f"{name}: {path}")

@@ -1,0 +1,105 @@
+"""The report's figures (PNG + SVG): harmfulness vs k, XSTest refusals vs k, answer quality vs k,
+and the safety trade-off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+HARM_SUITES = ("I-MaliciousInstructions", "I-CoNa", "I-Controversial", "I-PhysicalSafetyUnsafe", "Q-Harm", "xstest-unsafe")
+plt.rcParams["svg.hashsalt"] = "safemix"  # stable element ids in SVGs
+
+
+def series(rows: list[dict], suite: str, metric: str, judge: str | None = None) -> list[tuple[int, float, float, float]]:
+    """(k, mean over seeds, ci_low, ci_high) sorted by k."""
+    by_k: dict[int, list[dict]] = {}
+    for r in rows:
+        if r["suite"] == suite and r["metric"] == metric and (judge is None or r["judge"] == judge):
+            by_k.setdefault(r["k"], []).append(r)
+    out = []
+    for k, rs in sorted(by_k.items()):
+        n = len(rs)
+        out.append((k, sum(r["value"] for r in rs) / n, sum(r["ci_low"] for r in rs) / n, sum(r["ci_high"] for r in rs) / n))
+    return out
+
+
+def pick_judge(rows: list[dict], metric: str, prefer: tuple[str, ...]) -> str | None:
+    judges = {r["judge"] for r in rows if r["metric"] == metric}
+    return next((j for j in prefer if j in judges), min(judges) if judges else None)
+
+
+def _errorbar(ax, s, label):
+    ks = [x[0] for x in s]
+    ax.errorbar(ks, [x[1] for x in s], yerr=[[x[1] - x[2] for x in s], [x[3] - x[1] for x in s]],
+                marker="o", capsize=3, label=label)
+
+
+def _save(fig, folder: Path, name: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.svg"]
+    fig.savefig(paths[0], dpi=110, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return paths
+
+
+def make_figures(rows: list[dict], folder: Path) -> dict[str, Path]:
+    """Write the figures the results support; returns {name: png path}."""
+    figs: dict[str, Path] = {}
+    harm_judge = pick_judge(rows, "harmful_rate", ("harm-rm-redteam", "harm-hh", "llm-harm"))
+    ref_judge = pick_judge(rows, "refusal_rate", ("refusal-clf", "llm-refusal", "xstest-strmatch"))
+    suites = sorted({r["suite"] for r in rows})
+    if harm_judge:
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for suite in [s for s in HARM_SUITES if s in suites]:
+            _errorbar(ax, series(rows, suite, "harmful_rate", harm_judge), suite)
+        ax.set(xlabel="safety examples k", ylabel=f"harmful answers ({harm_judge})", ylim=(-0.02, 1.02),
+               title="Harmfulness vs k (95% bootstrap CI)")
+        ax.legend(fontsize=7)
+        figs["harmfulness"] = _save(fig, folder, "harmfulness")[0]
+    if ref_judge and {"xstest-safe", "xstest-unsafe"} & set(suites):
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for suite, label in (("xstest-safe", "safe prompts (exaggerated safety)"), ("xstest-unsafe", "unsafe prompts")):
+            if suite in suites:
+                _errorbar(ax, series(rows, suite, "refusal_rate", ref_judge), label)
+        ax.set(xlabel="safety examples k", ylabel=f"refusal rate ({ref_judge})", ylim=(-0.02, 1.02),
+               title="XSTest refusals vs k")
+        ax.legend(fontsize=8)
+        figs["xstest_refusals"] = _save(fig, folder, "xstest_refusals")[0]
+    if "I-Alpaca" in suites:
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
+        _errorbar(a1, series(rows, "I-Alpaca", "output_tokens"), "answer length")
+        a1.set(xlabel="safety examples k", ylabel="answer tokens", title="I-Alpaca answer length")
+        _errorbar(a2, series(rows, "I-Alpaca", "eos_rate"), "stops at EOS")
+        a2.set(xlabel="safety examples k", ylabel="share ending at EOS", ylim=(-0.02, 1.02), title="I-Alpaca: EOS vs limit")
+        quality = pick_judge([r for r in rows if r["suite"] == "I-Alpaca"], "mean_score", ("quality-rm",))
+        if quality == "quality-rm":
+            _errorbar(a1.twinx(), series(rows, "I-Alpaca", "mean_score", quality), "quality RM")
+        figs["quality"] = _save(fig, folder, "quality")[0]
+    if ref_judge and "xstest-safe" in suites:
+        harm = [s for s in HARM_SUITES if s in suites and s != "xstest-unsafe"]
+        if harm_judge and harm:
+            ys = {k: [] for k, *_ in series(rows, "xstest-safe", "refusal_rate", ref_judge)}
+            for s in harm:
+                for k, v, *_ in series(rows, s, "harmful_rate", harm_judge):
+                    ys.setdefault(k, []).append(v)
+            y_label = f"harmful answers, paper suites ({harm_judge})"
+            ypts = {k: sum(v) / len(v) for k, v in ys.items() if v}
+        else:
+            ypts = {k: 1 - v for k, v, *_ in series(rows, "xstest-unsafe", "refusal_rate", ref_judge)}
+            y_label = f"compliance on unsafe XSTest prompts ({ref_judge})"
+        xpts = {k: v for k, v, *_ in series(rows, "xstest-safe", "refusal_rate", ref_judge)}
+        ks = sorted(set(xpts) & set(ypts))
+        if ks:
+            fig, ax = plt.subplots(figsize=(5.5, 4.5))
+            ax.plot([xpts[k] for k in ks], [ypts[k] for k in ks], "-o", color="tab:red")
+            for k in ks:
+                ax.annotate(f"k={k}", (xpts[k], ypts[k]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+            ax.set(xlabel=f"refusals of safe XSTest prompts ({ref_judge})", ylabel=y_label,
+                   xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title="Trade-off: harm vs exaggerated safety")
+            figs["tradeoff"] = _save(fig, folder, "tradeoff")[0]
+    return figs

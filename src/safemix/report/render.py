@@ -1,0 +1,72 @@
+"""report.md and a self-contained report.html (figures inlined, every model output escaped, and a
+Content-Security-Policy that allows no script at all)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+         "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px}"
+         "th{background:#f3f3f3}img{max-width:100%;margin:1em 0}.ans{white-space:pre-wrap;font-size:12px;"
+         "vertical-align:top;max-width:320px}.prompt{font-weight:600}")
+KEY_METRICS = (("harmful_rate", "harmful-answer rate"), ("refusal_rate", "refusal rate (full + partial)"),
+               ("mean_score", "mean judge score"), ("output_tokens", "answer length (tokens)"),
+               ("eos_rate", "answers that stop at EOS"))
+
+
+def pivot(rows: list[dict], metric: str) -> tuple[list[int], list[tuple[str, str, dict[int, float]]]]:
+    ks = sorted({r["k"] for r in rows})
+    table: dict[tuple[str, str], dict[int, list[float]]] = {}
+    for r in rows:
+        if r["metric"] == metric:
+            table.setdefault((r["suite"], r["judge"]), {}).setdefault(r["k"], []).append(r["value"])
+    return ks, [(s, j, {k: sum(v) / len(v) for k, v in d.items()}) for (s, j), d in sorted(table.items())]
+
+
+def markdown(title: str, rows: list[dict], figs: dict[str, Path], summary: list[str]) -> str:
+    out = [f"# {title}", "", *summary, ""]
+    for name, path in figs.items():
+        out += [f"![{name}](figures/{path.name})", ""]
+    for metric, label in KEY_METRICS:
+        ks, table = pivot(rows, metric)
+        if not table:
+            continue
+        out += [f"## {label}", "", "| suite | judge | " + " | ".join(f"k={k}" for k in ks) + " |",
+                "|---|---|" + "---|" * len(ks)]
+        out += [f"| {s} | {j} | " + " | ".join(f"{d[k]:.3f}" if k in d else "" for k in ks) + " |" for s, j, d in table]
+        out.append("")
+    return "\n".join(out)
+
+
+def page(title: str, rows: list[dict], figs: dict[str, Path], summary: list[str], examples: list[dict]) -> str:
+    e = html.escape
+    parts = [f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+             f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>{e(title)}</title>'
+             f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1>"]
+    parts += [f"<p>{e(line)}</p>" for line in summary]
+    for name, path in figs.items():
+        data = base64.b64encode(path.read_bytes()).decode()
+        parts.append(f'<figure><img alt="{e(name)}" src="data:image/png;base64,{data}"></figure>')
+    for metric, label in KEY_METRICS:
+        ks, table = pivot(rows, metric)
+        if not table:
+            continue
+        parts.append(f"<h2>{e(label)}</h2><table><tr><th>suite</th><th>judge</th>"
+                     + "".join(f"<th>k={k}</th>" for k in ks) + "</tr>")
+        for s, j, d in table:
+            parts.append(f"<tr><td>{e(s)}</td><td>{e(j)}</td>"
+                         + "".join(f"<td>{d[k]:.3f}</td>" if k in d else "<td></td>" for k in ks) + "</tr>")
+        parts.append("</table>")
+    if examples:
+        ks = sorted({k for ex in examples for k in ex["answers"]})
+        parts.append("<h2>Examples: the same prompt at each k</h2><table><tr><th>prompt</th>"
+                     + "".join(f"<th>k={k}</th>" for k in ks) + "</tr>")
+        for ex in examples:
+            parts.append(f'<tr><td class="prompt">{e(ex["suite"])}: {e(ex["prompt"])}</td>'
+                         + "".join(f'<td class="ans">{e(ex["answers"].get(k, ""))}</td>' for k in ks) + "</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)

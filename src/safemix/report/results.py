@@ -1,0 +1,86 @@
+"""Collect a run's judged generations into tidy result rows (one per suite x k x seed x judge x metric)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..judge.base import COMPLIANCE, PARTIAL, REFUSAL
+from ..judge.metrics import bootstrap_ci
+
+COLUMNS = ("suite", "k", "seed", "judge", "metric", "n", "value", "ci_low", "ci_high")
+
+
+@dataclass
+class Point:
+    k: int
+    seed: int
+    generations: Path
+    judgements: Path
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+
+
+def _group(suite: str, rec: dict) -> str:
+    """XSTest splits into its safe and unsafe halves."""
+    return f"{suite}-{rec['label']}" if suite == "xstest" and rec.get("label") in ("safe", "unsafe") else suite
+
+
+def _row(suite, k, seed, judge, metric, values) -> dict:
+    lo, hi = bootstrap_ci(values, seed=0)
+    mean = sum(values) / len(values)
+    return {"suite": suite, "k": k, "seed": seed, "judge": judge, "metric": metric, "n": len(values),
+            "value": round(mean, 4), "ci_low": round(lo, 4), "ci_high": round(hi, 4)}
+
+
+def collect(points: list[Point]) -> tuple[list[dict], dict]:
+    """(rows, answers) where answers[(suite, id)][k] is the answer text for the examples section."""
+    rows, answers = [], {}
+    for pt in points:
+        for gen_file in sorted(pt.generations.glob("*.jsonl")):
+            suite = gen_file.stem
+            gens = {r["key"]: r for r in _jsonl(gen_file)}
+            groups: dict[str, list[dict]] = {}
+            for r in gens.values():
+                groups.setdefault(_group(suite, r), []).append(r)
+                answers.setdefault((suite, r["id"]), {"prompt": r["prompt"], "label": r.get("label")})[pt.k] = r["output"]
+            for g, recs in groups.items():
+                rows.append(_row(g, pt.k, pt.seed, "-", "output_tokens", [r["output_tokens"] for r in recs]))
+                rows.append(_row(g, pt.k, pt.seed, "-", "eos_rate", [r["finish_reason"] == "eos" for r in recs]))
+            for jfile in sorted(pt.judgements.glob(f"{suite}.*.jsonl")):
+                verdicts = _jsonl(jfile)
+                by_group: dict[str, list[dict]] = {}
+                for v in verdicts:
+                    if v["gen_key"] in gens:
+                        by_group.setdefault(_group(suite, gens[v["gen_key"]]), []).append(v)
+                for g, vs in by_group.items():
+                    rows += _metrics(g, pt, vs[0]["judge"], vs)
+    rows.sort(key=lambda r: (r["suite"], r["judge"], r["metric"], r["k"], r["seed"]))
+    return rows, answers
+
+
+def _metrics(group: str, pt: Point, judge: str, vs: list[dict]) -> list[dict]:
+    labels = [v["label"] for v in vs]
+    scores = [v["score"] for v in vs if v["score"] is not None]
+    out = []
+    if any(lab in (COMPLIANCE, REFUSAL, PARTIAL) for lab in labels):
+        out.append(_row(group, pt.k, pt.seed, judge, "refusal_rate", [lab in (REFUSAL, PARTIAL) for lab in labels]))
+        out.append(_row(group, pt.k, pt.seed, judge, "full_refusal_rate", [lab == REFUSAL for lab in labels]))
+    if any(lab in ("harmful", "harmless") for lab in labels):
+        out.append(_row(group, pt.k, pt.seed, judge, "harmful_rate", [lab == "harmful" for lab in labels]))
+    if scores and not any(lab in (COMPLIANCE, REFUSAL, PARTIAL) for lab in labels):
+        out.append(_row(group, pt.k, pt.seed, judge, "mean_score", scores))
+    return out
+
+
+def to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()

@@ -1,0 +1,73 @@
+"""Plan a sweep as stages with content-derived keys, so a changed config re-runs only what changed.
+
+mixture(k, seed) -> train(k, seed) -> generate(k, seed) -> judge(k, seed) -> report
+Each step's output lives in ``RUN_DIR/<stage>/<key>``; the key hashes everything the step depends on
+(its own config section and its parent's key), and a step is done when its marker file exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import RunConfig
+
+MARKERS = {"mixture": "k{k}.manifest.json", "train": "manifest.json", "generate": "done.json", "judge": "done.json"}
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+@dataclass
+class Step:
+    stage: str
+    k: int
+    seed: int
+    key: str
+    path: Path
+    parent: "Step | None" = field(default=None, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return (self.path / MARKERS[self.stage].format(k=self.k)).is_file()
+
+    @property
+    def point(self) -> str:
+        return f"k={self.k} seed={self.seed}"
+
+
+def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
+    """Every step of the sweep in execution order (point by point)."""
+    steps: list[Step] = []
+    d = cfg.data.model_dump(exclude={"k", "data_dir"})
+    for seed in cfg.seeds:
+        for k in cfg.data.k:
+            if only and (only.get("k", k) != k or only.get("seed", seed) != seed):
+                continue
+            mk = _key("mixture", d, k, seed)
+            mixture = Step("mixture", k, seed, mk, run_dir / "mixtures" / mk)
+            tk = _key("train", mk, cfg.train.model_dump(exclude={"progress", "save_every"}), seed)
+            train = Step("train", k, seed, tk, run_dir / "train" / tk, mixture)
+            gk = _key("generate", tk, cfg.generate.model_dump())
+            gen = Step("generate", k, seed, gk, run_dir / "generate" / gk, train)
+            jk = _key("judge", gk, sorted(cfg.judges))
+            steps += [mixture, train, gen, Step("judge", k, seed, jk, run_dir / "judge" / jk, gen)]
+    return steps
+
+
+def parse_only(text: str | None) -> dict | None:
+    """``k=100`` or ``k=100,seed=2`` -> {"k": 100, "seed": 2}."""
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() not in ("k", "seed") or not value.strip().lstrip("-").isdigit():
+            from ..errors import SafemixError
+
+            raise SafemixError(f"--only takes k=N and/or seed=N, got '{text}'")
+        out[name.strip()] = int(value)
+    return out

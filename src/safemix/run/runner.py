@@ -1,0 +1,103 @@
+"""``run()``: the whole sweep as one resumable command.
+
+Every step writes into its own keyed folder and is skipped when its marker exists; the stages
+themselves are atomic or resumable (mixtures and markers are written atomically, training resumes
+from its checkpoint, generation and judging from their per-batch files). Killed at any moment and
+started again, a run finishes with the same results as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..config import RunConfig, load_run_config
+from ..data.load import load_instructions
+from ..data.mix import mix, write_mixtures
+from ..generate import generate, get_decoding
+from ..io import atomic_write_json, atomic_write_text
+from ..judge import judge
+from ..report import Point, build_report
+from ..train import train
+from .plan import MARKERS, Step, plan
+
+console = Console(stderr=True)
+
+
+def _data_dir(cfg: RunConfig):
+    return cfg.data.data_dir or os.environ.get("SAFEMIX_DATA_DIR")
+
+
+def execute(step: Step, cfg: RunConfig) -> None:
+    dd = _data_dir(cfg)
+    if step.stage == "mixture":
+        g, s = load_instructions(cfg.data.general, dd), load_instructions(cfg.data.safety, dd)
+        write_mixtures(mix(g, s, cfg.data.n_general, [step.k], step.seed, cfg.data.strategy), step.path)
+    elif step.stage == "train":
+        tcfg = cfg.train.model_copy(update={"model": cfg.model, "seed": step.seed})
+        train(tcfg, step.parent.path / f"k{step.k}.json", step.path, resume=True)
+    elif step.stage == "generate":
+        g = cfg.generate
+        generate(g.suites, step.path, get_decoding(g.preset, g.max_new_tokens, step.seed), adapter=step.parent.path,
+                 batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend, data_dir=dd)
+        atomic_write_json(step.path / MARKERS["generate"], {"suites": g.suites})
+    elif step.stage == "judge":
+        judge(cfg.judges, step.parent.path, step.path, judge_kwargs={"data_dir": dd})
+        atomic_write_json(step.path / MARKERS["judge"], {"judges": cfg.judges})
+
+
+def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
+    steps = [s for s in plan(cfg, run_dir) if s.stage == "judge" and s.done]
+    points = [Point(s.k, s.seed, s.parent.path, s.path) for s in steps]
+    return build_report(points, run_dir / "report", title=f"safemix report: {cfg.name} ({cfg.model})")
+
+
+def describe(steps: list[Step]) -> str:
+    lines = [f"{'stage':<9} {'point':<16} {'status':<8} folder"]
+    for s in steps:
+        lines.append(f"{s.stage:<9} {s.point:<16} {'done' if s.done else 'todo':<8} {s.path}")
+    return "\n".join(lines)
+
+
+def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool = False, only: dict | None = None,
+        progress: bool = True) -> Path:
+    cfg = load_run_config(config)
+    run_dir = Path(run_dir or Path("runs") / cfg.name)
+    steps = plan(cfg, run_dir, only)
+    if dry_run:
+        print(describe(steps))
+        return run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", Path(config).read_text())
+    todo = [s for s in steps if not s.done]
+    started = time.time()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console, disable=not progress) as bar:
+        task = bar.add_task("run", total=len(steps), completed=len(steps) - len(todo))
+        for step in todo:
+            bar.update(task, description=f"{step.stage:<8} {step.point}")
+            execute(step, cfg)
+            bar.advance(task)
+    paths = report(cfg, run_dir)
+    atomic_write_json(run_dir / "run.json", {"config": cfg.name, "steps": len(steps), "ran": len(todo),
+                                             "seconds_this_call": round(time.time() - started, 1)})
+    console.print(f"report: {paths['html']}")
+    return run_dir
+
+
+def status(run_dir: str | Path) -> str:
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir / "config.yaml")
+    steps = plan(cfg, run_dir)
+    done = sum(s.done for s in steps)
+    rep = run_dir / "report" / "report.html"
+    tail = f"report: {rep}" if rep.is_file() else "report: not written yet"
+    extra = ""
+    if (run_dir / "run.json").is_file():
+        extra = f"\nlast call: {json.loads((run_dir / 'run.json').read_text())}"
+    return f"{describe(steps)}\n{done}/{len(steps)} steps done; {tail}{extra}"
