@@ -46,8 +46,10 @@ def read_instructions(path: str | Path, source: str | None = None) -> list[Instr
 def read_eval_json(path: str | Path, suite: str | None = None) -> list[EvalPrompt]:
     """The paper's eval format: ``{"instructions": [...], "inputs": [...]}`` (+ optional ``tags``)."""
     path = Path(path)
-    suite = suite or path.stem
-    data = load_json(path)
+    return _eval_prompts(path, load_json(path), suite or path.stem)
+
+
+def _eval_prompts(path: Path, data, suite: str) -> list[EvalPrompt]:
     if not isinstance(data, dict) or "instructions" not in data:
         raise DataError(path, "expected an object with an 'instructions' list")
     cols = {k: data.get(k) or [] for k in ("instructions", "inputs", "tags")}
@@ -78,10 +80,14 @@ def read_prompts(path: str | Path, suite: str | None = None) -> list[EvalPrompt]
     suite = suite or path.stem
     if path.suffix == ".csv":
         rows = list(iter_csv(path, ("prompt",)))
-    elif path.suffix == ".json" and isinstance(data := load_json(path), dict):
-        return read_eval_json(path, suite)
     else:
-        rows = [(i, {"prompt": r} if isinstance(r, str) else r) for i, r in _records(path)]
+        data = load_json(path) if path.suffix == ".json" else None  # parsed once, whatever its shape
+        if isinstance(data, dict):
+            return _eval_prompts(path, data, suite)
+        if data is not None and not isinstance(data, list):
+            raise DataError(path, f"expected a JSON list of records, got {type(data).__name__}")
+        records = enumerate(data) if data is not None else _records(path)
+        rows = [(i, {"prompt": r} if isinstance(r, str) else r) for i, r in records]
     out = [EvalPrompt(
         prompt=field(r, "prompt", path, i), suite=suite,
         id=f"{suite}:{field(r, 'id', path, i, required=False, default=str(i))}",
