@@ -60,6 +60,18 @@ class QualitySection(_Strict):
     baseline_k: int = 0
 
 
+class JudgeOptions(_Strict):
+    """Options for the judges that take them (the LLM judges: endpoint, model, time limits)."""
+    base_url: str | None = None
+    judge_model: str | None = None
+    timeout: float | None = Field(None, gt=0)  # seconds per attempt
+    max_retries: int | None = Field(None, ge=0)
+    max_time: float | None = Field(None, gt=0)  # seconds for all calls of one judge in one step
+
+    def given(self) -> dict:
+        return self.model_dump(exclude_none=True)
+
+
 class RunConfig(_Strict):
     name: str
     model: str
@@ -67,9 +79,20 @@ class RunConfig(_Strict):
     data: DataSection
     train: TrainConfig = TrainConfig()
     generate: GenerateSection = GenerateSection()
-    judges: list[str] = ["xstest-strmatch", "refusal-clf", "harm-hh"]
+    judges: list[str] = ["xstest-strmatch", "refusal-clf"]
+    judge_options: JudgeOptions = JudgeOptions()
     capability: CapabilitySection | None = None
     quality: QualitySection | None = None
+
+    @model_validator(mode="after")
+    def _judges(self):
+        from .judge.base import check_options
+
+        try:
+            check_options(self.judges, self.judge_options.given())  # also: every judge name is known
+        except SafemixError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
     @model_validator(mode="after")
     def _baseline(self):

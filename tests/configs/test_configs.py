@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -43,10 +44,15 @@ def test_quickstart_measures_helpfulness_offline():
     ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\ntrian: {}\n", "trian: Extra inputs are not permitted"),
     ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [-1]}\n", "data.k: k must be a non-empty list"),
     ("- a\n- b\n", "expected a mapping"),
+    ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\njudges: [harm-hh]\n", "unknown judge 'harm-hh'"),
+    ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\njudges: [refusal-clf]\njudge_options: {timeout: 5}\n",
+     "option(s) timeout are taken by none of the judges refusal-clf"),
+    ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\njudges: [llm-refusal]\njudge_options: {timeout: 0}\n",
+     "judge_options.timeout: Input should be greater than 0"),
     ("name: [unclosed\n", "cannot read YAML"),
 ])
 def test_config_errors_name_the_key(tmp_path, text, message):
     path = tmp_path / "c.yaml"
     path.write_text(text)
-    with pytest.raises(SafemixError, match=message.replace("[", r"\[")):
+    with pytest.raises(SafemixError, match=re.escape(message)):
         load_run_config(path)

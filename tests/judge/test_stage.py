@@ -66,6 +66,30 @@ def test_judge_stage_bad_inputs(tmp_path):
         judge([Short()], _gen_dir(tmp_path, RECS), tmp_path / "out3")
 
 
+def test_registry_finds_every_judge_module_and_rejects_unknown_options(tmp_path):
+    """Judges register in their own modules (no import list); each declares its kind and metrics;
+    an option that no requested judge takes is an error, not silently dropped."""
+    import pkgutil
+
+    import safemix.judge as pkg
+    from safemix.judge import KINDS, get_judges, registry
+
+    reg = registry()
+    assert {"xstest-strmatch", "refusal-clf", "llm-refusal", "llm-harm", "quality-relevance", "harm-rm-redteam"} <= set(reg)
+    assert "harm-hh" not in reg  # retired: it labelled 40% of answers to XSTest's safe prompts harmful
+    assert all(r.kind in KINDS for r in reg.values())
+    modules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+    assert {r.factory.__module__.rsplit(".", 1)[1] for r in reg.values()} <= modules
+    js = get_judges(["xstest-strmatch", "llm-refusal"], base_url="http://127.0.0.1:9/v1", timeout=2, data_dir=tmp_path)
+    assert [j.kind for j in js] == ["refusal", "refusal"] and js[1].timeout == 2.0
+    with pytest.raises(SafemixError, match="option\\(s\\) judge_model are taken by none of the judges xstest-strmatch"):
+        get_judges(["xstest-strmatch"], judge_model="x")
+    code_gen = _gen_dir(tmp_path, RECS)
+    with pytest.raises(SafemixError, match="taken by none of the judges"):
+        judge(["xstest-strmatch"], code_gen, tmp_path / "o", judge_kwargs={"max_time": 3})
+    assert not (tmp_path / "o").exists()
+
+
 def test_label_files(tmp_path, shared_data, run_cli):
     bad = tmp_path / "labels.jsonl"
     bad.write_text(json.dumps({"prompt": "p", "response": "r", "label": "2_full_refusal"}) + "\n" + json.dumps({"prompt": "p", "label": "x"}) + "\n")

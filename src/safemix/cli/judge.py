@@ -14,38 +14,46 @@ from .options import DataDir
 app = typer.Typer(help="The judge stage: harmfulness, refusal and quality judges.", invoke_without_command=True)
 
 
-def _judges(names: str, data_dir, base_url, judge_model):
-    from ..judge import get_judge
+def _judges(names: str, options: dict):
+    from ..judge import get_judges
 
-    items = [n.strip() for n in names.split(",") if n.strip()]
-    if not items:
-        raise SafemixError("no judges given")
-    return [get_judge(n, data_dir=data_dir, base_url=base_url, judge_model=judge_model) for n in items]
+    return get_judges([n.strip() for n in names.split(",") if n.strip()], **options)
+
+
+def _known() -> str:
+    from ..judge import registry
+
+    return "; ".join(f"{name} ({r.kind})" for name, r in registry().items())
 
 
 @app.callback()
 def judge_cmd(
     ctx: typer.Context,
-    judges: str = typer.Option("xstest-strmatch", help="Comma-separated judges: xstest-strmatch, refusal-clf, "
-                               "refusal-clf-llama2, harm-hh, harm-rm-redteam, harm-rm-redteam-osst, quality-rm, quality-relevance, "
-                               "llm-refusal, llm-harm."),
+    judges: str = typer.Option("xstest-strmatch", help="Comma-separated judges. Known: " + _known() + "."),
     inp: Optional[Path] = typer.Option(None, "--in", help="Generation folder (SUITE.jsonl files from 'safemix generate')."),
     out: Optional[Path] = typer.Option(None, help="Output folder: SUITE.JUDGE.jsonl per suite and judge."),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible API base URL for llm-* judges "
                                                       "(key from $OPENAI_API_KEY)."),
     judge_model: Optional[str] = typer.Option(None, help="Model name for llm-* judges; for quality-rm, a reward-model "
                                                          "folder or Hub id (default: OpenAssistant's DeBERTa)."),
+    timeout: Optional[float] = typer.Option(None, help="llm-* judges: seconds per attempt (default 60)."),
+    max_retries: Optional[int] = typer.Option(None, help="llm-* judges: retries on 429/5xx/timeouts (default 4; "
+                                                          "Retry-After is honoured)."),
+    max_time: Optional[float] = typer.Option(None, help="llm-* judges: seconds for all calls of one judge "
+                                                        "(default: no limit)."),
     data_dir: Optional[Path] = DataDir,
 ) -> None:
-    """Score every generation with every judge (cached: re-runs score only new records)."""
-    ctx.obj = {"data_dir": data_dir, "base_url": base_url, "judge_model": judge_model}
+    """Score every generation with every judge (cached: re-runs score only new records, and retry
+    failed ones). Exits 2 with a summary when some verdicts failed."""
+    ctx.obj = {"data_dir": data_dir, "base_url": base_url, "judge_model": judge_model, "timeout": timeout,
+               "max_retries": max_retries, "max_time": max_time}
     if ctx.invoked_subcommand is not None:
         return
     if inp is None or out is None:
         raise SafemixError("give --in GENERATIONS_DIR and --out DIR (or a subcommand: agreement)")
     from ..judge import judge
 
-    for (suite, jid), path in judge(_judges(judges, data_dir, base_url, judge_model), inp, out).items():
+    for (suite, jid), path in judge(_judges(judges, ctx.obj), inp, out).items():
         typer.echo(f"wrote {path}")
 
 
@@ -65,10 +73,10 @@ def agreement_cmd(
 
     o = ctx.obj or {}
     rows = read_labels(labels)
-    j = _judges(judge, o.get("data_dir"), o.get("base_url"), o.get("judge_model"))[0]
+    j, *rest = _judges(f"{judge},{against}" if against else judge, o)
     report, preds = evaluate_judge(j, rows)
     if against:
-        other = _judges(against, o.get("data_dir"), o.get("base_url"), o.get("judge_model"))[0]
+        other = rest[0]
         other_report, other_preds = evaluate_judge(other, rows)
         report["against"] = {"judge": other.id, "human": {k: other_report[k] for k in ("accuracy", "macro_f1", "kappa")},
                              "judge_vs_judge": judge_vs_judge(preds, other_preds)}

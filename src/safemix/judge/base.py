@@ -1,12 +1,20 @@
 """The judge interface: a list of (prompt, response) pairs in, one :class:`Verdict` per pair out.
 
+A judge declares its ``kind`` (refusal, harm or quality), the report metrics it produces and the
+options it takes, and registers itself in its own module with :func:`register`; every module of
+this package is imported on first use of the registry, so adding a judge means adding one file.
+
 Refusal judges speak XSTest's vocabulary (``1_full_compliance``, ``2_full_refusal``,
 ``3_partial_refusal``); harmfulness judges give a score (higher = more harmful) and a
-``harmful``/``harmless`` label; quality judges give a score (higher = better).
+``harmful``/``harmless`` label; quality judges give a score (higher = better). A verdict the judge
+could not reach has ``label=None`` and says why in ``error``: it is counted as unscorable, never as
+harmless or as compliance.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -15,12 +23,20 @@ from ..errors import SafemixError
 COMPLIANCE, REFUSAL, PARTIAL = "1_full_compliance", "2_full_refusal", "3_partial_refusal"
 REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)
 HARM_LABELS = ("harmless", "harmful")
+KINDS = {  # kind -> the report metrics a judge of that kind produces (see report/results.py)
+    "refusal": ("refusal_rate", "full_refusal_rate", "harmful_compliance"),
+    "harm": ("harmful_rate", "mean_score"),  # a reward model without a threshold gives scores only
+    "quality": ("mean_score", "win_rate"),
+}
+COMMON_OPTIONS = ("data_dir",)  # context every judge may be given; a judge that does not need it ignores it
 
 
 @dataclass(frozen=True)
 class Verdict:
-    label: str | None  # None: the judge could not decide (e.g. an unparseable LLM verdict)
+    label: str | None  # None: unscorable (``error`` says why)
     score: float | None = None
+    error: str | None = None
+    failed: bool = False  # the judge could not be asked (e.g. an API error): retried on the next run
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -29,7 +45,7 @@ class Verdict:
 class Judge:
     id: str = "judge"
     version: str = "1"
-    kind: str = "refusal"  # refusal | harm | quality
+    kind: str = "refusal"  # a key of KINDS
 
     def judge(self, pairs: list[tuple[str, str]]) -> list[Verdict]:
         raise NotImplementedError
@@ -37,6 +53,10 @@ class Judge:
     @property
     def key(self) -> str:
         return f"{self.id}@{self.version}"
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return KINDS[self.kind]
 
 
 def check_pairs(pairs, where: str = "input") -> list[tuple[str, str]]:
@@ -48,25 +68,85 @@ def check_pairs(pairs, where: str = "input") -> list[tuple[str, str]]:
     return out
 
 
-_FACTORIES: dict[str, tuple[Callable[..., Judge], tuple[str, ...]]] = {}
+@dataclass(frozen=True)
+class Registered:
+    factory: Callable[..., Judge]
+    kind: str
+    options: tuple[str, ...]
+    about: str
 
 
-def register(name: str, takes: tuple[str, ...] = ()):
-    """Register a judge factory and the keyword arguments it takes (others are ignored)."""
+_REGISTRY: dict[str, Registered] = {}
+_discovered = False
+
+
+def register(name: str, kind: str, options: tuple[str, ...] = (), about: str = ""):
+    """Register a judge factory under ``name``: its kind (a key of :data:`KINDS`), the keyword
+    options it takes, and a one-line description (shown by ``safemix judge --help``)."""
+    if kind not in KINDS:
+        raise ValueError(f"judge '{name}': unknown kind '{kind}' (known: {', '.join(KINDS)})")
+
     def deco(factory):
-        _FACTORIES[name] = (factory, takes)
+        _REGISTRY[name] = Registered(factory, kind, tuple(options), about)
         return factory
     return deco
 
 
-def available() -> list[str]:
-    return sorted(_FACTORIES)
+def _discover() -> None:
+    """Import every module of this package once, so each judge registers itself."""
+    global _discovered
+    if not _discovered:
+        _discovered = True
+        for mod in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
+            importlib.import_module(f"{__package__}.{mod.name}")
 
 
-def get_judge(name: str, **kwargs) -> Judge:
-    """A judge by registry name. Callers pass one set of options (``data_dir``, ``base_url``,
-    ``judge_model``, ...); each judge receives the ones it takes."""
-    if name not in _FACTORIES:
-        raise SafemixError(f"unknown judge '{name}' (known: {', '.join(available())})")
-    factory, takes = _FACTORIES[name]
-    return factory(**{k: v for k, v in kwargs.items() if k in takes and v is not None})
+def registry() -> dict[str, Registered]:
+    _discover()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def available(kind: str | None = None) -> list[str]:
+    return [n for n, r in registry().items() if kind is None or r.kind == kind]
+
+
+def judge_kind(name: str) -> str:
+    return _entry(name).kind
+
+
+def _entry(name: str) -> Registered:
+    reg = registry()
+    if name not in reg:
+        raise SafemixError(f"unknown judge '{name}' (known: {', '.join(reg)})")
+    return reg[name]
+
+
+def check_options(names: list[str], options: dict) -> None:
+    """Every option given (not None) must be taken by at least one of the judges named."""
+    given = {k for k, v in options.items() if v is not None and k not in COMMON_OPTIONS}
+    taken = {o for n in names for o in _entry(n).options}
+    unknown = sorted(given - taken)
+    if unknown:
+        raise SafemixError(f"option(s) {', '.join(unknown)} are taken by none of the judges {', '.join(names)}")
+
+
+def get_judge(name: str, **options) -> Judge:
+    """A judge by registry name. ``options`` it does not take are an error, except the common
+    context (``data_dir``); None values count as not given."""
+    entry = _entry(name)
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(given) - set(entry.options) - set(COMMON_OPTIONS))
+    if unknown:
+        raise SafemixError(f"judge '{name}' takes no option {', '.join(unknown)}"
+                           f" (takes: {', '.join(entry.options) or 'none'})")
+    return entry.factory(**{k: v for k, v in given.items() if k in entry.options})
+
+
+def get_judges(names: list[str], **options) -> list[Judge]:
+    """Several judges sharing one set of options: each gets the ones it takes; an option no judge
+    takes is an error."""
+    if not names:
+        raise SafemixError("no judges given")
+    check_options(names, options)
+    return [get_judge(n, **{k: v for k, v in options.items() if k in _entry(n).options or k in COMMON_OPTIONS})
+            for n in names]

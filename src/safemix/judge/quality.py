@@ -36,7 +36,7 @@ class RelevanceJudge(Judge):
         return [Verdict("scored", round(0.0 if not a.strip() else float(c), 4)) for c, (_, a) in zip(cos, pairs)]
 
 
-@register("quality-relevance", takes=("encoder",))
+@register("quality-relevance", "quality", ("encoder",), "offline answer-quality proxy: MiniLM cosine of prompt and answer")
 def _relevance(**kw):
     return RelevanceJudge(**kw)
 

@@ -69,15 +69,15 @@ class RewardModelJudge(Judge):
         scores = self.scores(pairs)
         if self.kind == "harm" and self.threshold is not None:
             return [Verdict("harmful" if s > self.threshold else "harmless", round(s, 4)) for s in scores]
-        return [Verdict(None if self.kind == "harm" else "scored", round(s, 4)) for s in scores]
+        return [Verdict("scored", round(s, 4)) for s in scores]
 
 
-@register("harm-rm-redteam", takes=RM_OPTIONS)
+@register("harm-rm-redteam", "harm", RM_OPTIONS, "the paper's DeBERTa harmfulness reward model (red-team)")
 def _redteam(**kw):
     return RewardModelJudge("safepaca/absolute-harmfulness-predictor-redteam", judge_id="harm-rm-redteam", **kw)
 
 
-@register("harm-rm-redteam-osst", takes=RM_OPTIONS)
+@register("harm-rm-redteam-osst", "harm", RM_OPTIONS, "the paper's DeBERTa harmfulness reward model (red-team + OASST)")
 def _redteam_osst(**kw):
     return RewardModelJudge("safepaca/absolute-harmfulness-predictor-redteam-osst", judge_id="harm-rm-redteam-osst", **kw)
 
@@ -85,7 +85,7 @@ def _redteam_osst(**kw):
 QUALITY_RM = "OpenAssistant/reward-model-deberta-v3-large"
 
 
-@register("quality-rm", takes=RM_OPTIONS + ("judge_model",))
+@register("quality-rm", "quality", RM_OPTIONS + ("judge_model",), "OpenAssistant's DeBERTa reward model (answer quality)")
 def _quality(judge_model: str = QUALITY_RM, **kw):
     """The paper's answer-quality judge; ``judge_model`` points it at a local copy (or another RM)."""
     return RewardModelJudge(judge_model, kind="quality", template="pair", judge_id="quality-rm", **kw)

@@ -1,22 +1,34 @@
 """``judge()``: score a generation folder with one or more judges, cached and resumable.
 
 For each ``SUITE.jsonl`` of the generation folder and each judge, writes ``SUITE.JUDGE.jsonl`` with
-one record per generation record: ``id``, ``gen_key``, ``judge``, ``judge_version``, ``label``,
-``score``. Records are keyed by (judge id + version, generation key), so a re-run scores only what
-is new; files are rewritten atomically per batch (the same store as generation).
+one record per generation record: ``id``, ``gen_key``, ``judge``, ``judge_version``, ``kind``,
+``label``, ``score``, ``error``, ``failed``. Records are keyed by (judge id + version, generation
+key), so a re-run scores only what is new; files are rewritten atomically per batch (the same store
+as generation).
+
+Unscorable answers: an empty output is not shown to a refusal or harm judge (``label`` None,
+``error`` "empty output"); a verdict the judge could not reach keeps its reason (and "cut at the token limit" when
+the output was). Failed verdicts (the judge could not be asked, e.g. an API error) are written, then
+the stage raises :class:`JudgeFailures` with a one-line summary; a re-run retries exactly those.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from ..errors import DataError, SafemixError
 from ..generate.store import SuiteStore
-from .base import Judge, get_judge
+from .base import Judge, Verdict, get_judges
 from .learned import cache_key
 
 REQUIRED = ("id", "prompt", "output", "key")
+RECORD_VERSION = "2"  # verdict record fields (kind, error, failed); keys the store
+
+
+class JudgeFailures(SafemixError):
+    """Some verdicts could not be had; they are recorded and retried on the next run."""
 
 
 def read_generations(path: Path) -> list[dict]:
@@ -56,23 +68,48 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
             raise SafemixError(f"{generations}: no generations for suite(s) {', '.join(missing)}")
         files = [f for f in files if f.stem.lower() in wanted]
     data = {f.stem: read_generations(f) for f in files}  # validate everything before writing
-    objs = [j if isinstance(j, Judge) else get_judge(j, **(judge_kwargs or {})) for j in judges]
+    named = [j for j in judges if not isinstance(j, Judge)]
+    made = iter(get_judges(named, **(judge_kwargs or {})) if named else [])
+    objs = [j if isinstance(j, Judge) else next(made) for j in judges]
     if not objs:
         raise SafemixError("no judges given")
     out = Path(out)
-    paths = {}
+    paths, failures = {}, Counter()
     for j in objs:
         for suite, recs in data.items():
-            keys = [cache_key(j.key, r["key"]) for r in recs]
+            keys = [cache_key(RECORD_VERSION, j.key, r["key"]) for r in recs]
             store = SuiteStore(out / f"{suite}.{j.id}.jsonl")
-            todo = [i for i, k in enumerate(keys) if not store.has(k)]
+            todo = [i for i, k in enumerate(keys) if not store.has(k) or store.records[k].get("failed")]
             for start in range(0, len(todo), batch_size):
                 idx = todo[start:start + batch_size]
-                verdicts = j.judge([(recs[i]["prompt"], recs[i]["output"]) for i in idx])
-                if len(verdicts) != len(idx):
-                    raise SafemixError(f"judge '{j.id}' returned {len(verdicts)} verdicts for {len(idx)} answers")
-                store.add([{"id": recs[i]["id"], "gen_key": recs[i]["key"], "judge": j.id, "judge_version": j.version,
-                            "label": v.label, "score": v.score, "key": keys[i]} for i, v in zip(idx, verdicts)])
-            store.finalise(keys)
+                store.add([_record(j, recs[i], keys[i], v) for i, v in zip(idx, _verdicts(j, [recs[i] for i in idx]))])
+            for rec in store.finalise(keys):
+                if rec.get("failed"):
+                    failures[(j.id, suite, rec["error"])] += 1
             paths[(suite, j.id)] = store.path
+    if failures:
+        total = sum(failures.values())
+        detail = "; ".join(f"{jid} on {suite}: {n} x {err}" for (jid, suite, err), n in sorted(failures.items())[:5])
+        raise JudgeFailures(f"{total} verdict(s) failed ({detail}); they are recorded in {out} and the next run retries them")
     return paths
+
+
+def _verdicts(j: Judge, recs: list[dict]) -> list[Verdict]:
+    """The judge's verdicts. An empty output is unscorable for refusal and harm judges (it neither
+    refuses nor complies) and is not shown to them; a quality judge scores it (a bad answer)."""
+    asked = [i for i, r in enumerate(recs) if r["output"].strip() or j.kind == "quality"]
+    got = j.judge([(recs[i]["prompt"], recs[i]["output"]) for i in asked]) if asked else []
+    if len(got) != len(asked):
+        raise SafemixError(f"judge '{j.id}' returned {len(got)} verdicts for {len(asked)} answers")
+    out = [Verdict(None, error="empty output")] * len(recs)
+    for i, v in zip(asked, got):
+        if v.label is None and not v.failed and recs[i].get("finish_reason") == "length":
+            v = Verdict(None, v.score, f"cut at the token limit; {v.error or 'no verdict'}")
+        out[i] = v
+    return out
+
+
+def _record(j: Judge, gen: dict, key: str, v: Verdict) -> dict:
+    return {"id": gen["id"], "gen_key": gen["key"], "judge": j.id, "judge_version": j.version, "kind": j.kind,
+            "label": v.label, "score": v.score, "error": v.error if v.label is None else None, "failed": v.failed,
+            "key": key}

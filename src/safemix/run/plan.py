@@ -56,7 +56,7 @@ def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
             train = Step("train", k, seed, tk, run_dir / "train" / tk, mixture)
             gk = _key("generate", tk, cfg.generate.model_dump())
             gen = Step("generate", k, seed, gk, run_dir / "generate" / gk, train)
-            jk = _key("judge", gk, judge_keys(cfg.judges))
+            jk = _key("judge", gk, judge_keys(cfg.judges, **cfg.judge_options.given()))
             steps += [mixture, train, gen, Step("judge", k, seed, jk, run_dir / "judge" / jk, gen)]
             if cfg.capability:
                 ck = _key("capability", tk, cfg.capability.model_dump(), _local_digests(cfg.capability.tasks))
@@ -70,9 +70,9 @@ def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
 
 def judge_keys(names: list[str], **kwargs) -> list[str]:
     """Judges by id@version, so a judge whose implementation changed re-runs its step."""
-    from ..judge import get_judge
+    from ..judge import get_judges
 
-    return sorted(get_judge(n, **kwargs).key for n in names)
+    return sorted(j.key for j in get_judges(names, **kwargs))
 
 
 def _local_digests(tasks: list[str]) -> dict[str, str]:

@@ -48,7 +48,7 @@ def execute(step: Step, cfg: RunConfig) -> None:
                  batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend, data_dir=dd)
         atomic_write_json(step.path / MARKERS["generate"], {"suites": g.suites})
     elif step.stage == "judge":
-        judge(cfg.judges, step.parent.path, step.path, judge_kwargs={"data_dir": dd})
+        judge(cfg.judges, step.parent.path, step.path, judge_kwargs={"data_dir": dd, **cfg.judge_options.given()})
         atomic_write_json(step.path / MARKERS["judge"], {"judges": cfg.judges})
     elif step.stage == "capability":
         from ..capability import evaluate_capability

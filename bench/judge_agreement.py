@@ -1,0 +1,61 @@
+"""Refusal judges against human labels, leave-one-model-out, and their speed on this CPU.
+
+The report's refusal figures are rates, so the judges are validated as rates: for each labelled
+XSTest model (gpt4, llama2orig) a refusal-clf trained on the OTHER model's labels (plus the auxiliary
+safety / general answers) is scored on it; per side (safe / unsafe prompts) the judge's refusal rate
+(full + partial) is compared with the human rate. Printed: the mean and worst absolute rate error,
+the worst over-call on safe prompts (which would fake exaggerated safety), 3-class Cohen's kappa and
+macro-F1, with XSTest's string match on the same answers beside it; then answers/s of each offline
+judge on all 900 answers (training not timed; a fresh cache folder).
+
+Usage: python bench/judge_agreement.py [--data-dir ../shared/data]
+The last printed line is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+TRAINED_ON_OTHER = {"gpt4": "refusal-clf-llama2", "llama2orig": "refusal-clf-gpt4"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", default=os.environ.get("SAFEMIX_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
+    a = ap.parse_args()
+    os.environ["SAFEMIX_CACHE_DIR"] = tempfile.mkdtemp(prefix="safemix-bench-")
+    from safemix.judge import get_judge, leave_one_model_out, read_labels, validate
+
+    labelled = {m: read_labels(Path(a.data_dir) / "xstest" / "completions" / f"xstest_v2_completions_{m}.csv")
+                for m in TRAINED_ON_OTHER}
+    figures: dict = {"leave_one_model_out": {
+        "refusal-clf": leave_one_model_out(lambda test: get_judge(TRAINED_ON_OTHER[test], data_dir=a.data_dir), labelled),
+        "xstest-strmatch": validate(get_judge("xstest-strmatch"), labelled)}}
+    for name, res in figures["leave_one_model_out"].items():
+        print(f"{name:<16} rate error mean {res['rate_error_mean']:.3f} worst {res['rate_error_worst']:.3f} "
+              f"safe over-call worst {res['safe_overcall_worst']:+.3f} kappa min {res['kappa_min']:.3f}")
+        for m, r in res["per_model"].items():
+            rates = "  ".join(f"{s}: human {v['human']:.3f} judge {v['judge']:.3f}" for s, v in r["rates"].items())
+            print(f"    on {m:<11} {rates}  kappa {r['kappa']:.3f} macro-F1 {r['macro_f1']:.3f}")
+    pairs = [(r["prompt"], r["response"]) for rows in labelled.values() for r in rows]
+    figures["answers_per_s"] = {}
+    for name in ("refusal-clf", "xstest-strmatch"):
+        j = get_judge(name, data_dir=a.data_dir)
+        j.judge(pairs[:1])  # train / load outside the timing
+        t = time.perf_counter()
+        j.judge(pairs)
+        figures["answers_per_s"][name] = round(len(pairs) / (time.perf_counter() - t), 1)
+        print(f"{name:<16} {figures['answers_per_s'][name]:>10.1f} answers/s")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
