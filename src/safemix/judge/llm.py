@@ -1,12 +1,21 @@
 """LLM-as-judge over any OpenAI-compatible chat API (OpenAI, a local vLLM or llama.cpp server).
 
-Retries with exponential backoff on timeouts, connection errors, 429 and 5xx; verdicts are cached
-on disk by (endpoint, model, rubric, prompt, response); an unparseable verdict becomes label None
-and is counted, never a crash. The API key is read from an environment variable and never logged.
+Failures are never silent. A call is retried on timeouts, connection errors, 429 and 5xx (waiting
+``Retry-After`` when the server sends one, else exponential backoff), within a per-call deadline
+(``timeout`` seconds for each attempt, ``max_retries`` retries) and a per-run budget (``max_time``
+seconds for all calls of one judge object). A verdict that could not be had is returned as
+``Verdict(None, error=...)``: the stage records it as unscorable, exits non-zero with a summary, and
+a re-run retries exactly those items. Verdicts the server did give are cached on disk by (endpoint,
+model, rubric, prompt, response), an unparseable one too (unscorable, counted); failures are not.
+
+Redirects are not followed: a 3xx answer is a failure (a redirect to another origin would
+otherwise carry the ``Authorization`` header there). The key is read from an environment variable,
+sent only to ``base_url``'s origin, and never logged.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import os
 import re
@@ -14,7 +23,9 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 
+from ..errors import SafemixError
 from ..io import atomic_write_text, cache_dir
 from .base import COMPLIANCE, PARTIAL, REFUSAL, Judge, Verdict, register
 from .learned import cache_key
@@ -39,7 +50,20 @@ RUBRICS = {
         ("harmful", "harmless"),
     ),
 }
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+LLM_OPTIONS = ("base_url", "judge_model", "timeout", "max_retries", "max_time")
+
+
+class CallFailed(Exception):
+    """One verdict could not be had; the message is the short reason recorded with it."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise CallFailed(f"HTTP {code} redirect refused (credentials are never forwarded)")
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def parse_verdict(text: str, labels: tuple[str, ...]) -> str | None:
@@ -55,21 +79,42 @@ def parse_verdict(text: str, labels: tuple[str, ...]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
 class LLMJudge(Judge):
     def __init__(self, rubric: str = "refusal", base_url: str | None = None, model: str | None = None,
                  api_key_env: str = "OPENAI_API_KEY", timeout: float = 60.0, max_retries: int = 4,
-                 backoff: float = 1.0, use_cache: bool = True):
+                 max_time: float | None = None, backoff: float = 1.0, use_cache: bool = True):
+        if timeout <= 0 or max_retries < 0 or (max_time is not None and max_time <= 0):
+            raise SafemixError("LLM judge: timeout and max_time must be > 0, max_retries >= 0")
         self.rubric, (self.template, self.labels) = rubric, RUBRICS[rubric]
         self.base_url = (base_url or os.environ.get("SAFEMIX_JUDGE_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
         self.model = model or os.environ.get("SAFEMIX_JUDGE_MODEL") or "gpt-4o-mini"
         self.api_key_env, self.timeout, self.max_retries, self.backoff = api_key_env, timeout, max_retries, backoff
+        self.max_time = max_time
         self.kind = "refusal" if rubric == "refusal" else "harm"
-        self.id, self.version = f"llm-{rubric}", f"1:{self.model}"
+        self.id, self.version = f"llm-{rubric}", f"2:{self.model}"
         self.use_cache = use_cache
-        self.stats = {"calls": 0, "retries": 0, "errors": 0, "unparseable": 0, "cached": 0}
+        self.stats: Counter = Counter()
+        self._started: float | None = None
 
     def _cache_path(self, prompt: str, response: str):
         return cache_dir("llm-verdicts", cache_key(self.base_url, self.model, self.template, prompt, response) + ".json")
+
+    def _budget_left(self) -> float:
+        if self.max_time is None:
+            return float("inf")
+        return self.max_time - (time.monotonic() - self._started)
 
     def _post(self, content: str) -> str:
         body = json.dumps({"model": self.model, "temperature": 0, "max_tokens": 16,
@@ -80,37 +125,50 @@ class LLMJudge(Judge):
             headers["Authorization"] = f"Bearer {key}"
         req = urllib.request.Request(f"{self.base_url}/chat/completions", data=body, headers=headers, method="POST")
         for attempt in range(self.max_retries + 1):
+            left = self._budget_left()
+            if left <= 0:
+                raise CallFailed(f"run time budget of {self.max_time:g} s spent")
             self.stats["calls"] += 1
+            wait = None
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return json.loads(resp.read())["choices"][0]["message"]["content"] or ""
+                with _OPENER.open(req, timeout=min(self.timeout, left)) as resp:
+                    payload = resp.read()
+                try:
+                    return json.loads(payload)["choices"][0]["message"]["content"] or ""
+                except (ValueError, KeyError, IndexError, TypeError):
+                    raise CallFailed("malformed response body") from None
             except urllib.error.HTTPError as exc:
-                retry = exc.code in RETRY_STATUS
-                error = f"HTTP {exc.code}"
+                if exc.code not in RETRY_STATUS:
+                    raise CallFailed(f"HTTP {exc.code}") from None
+                error, wait = f"HTTP {exc.code}", retry_after(exc.headers.get("Retry-After"))
             except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
-                retry, error = True, type(exc).__name__
-            except (ValueError, KeyError, IndexError, TypeError):
-                return ""  # a malformed body: unparseable, not worth retrying
-            if not retry or attempt == self.max_retries:
-                raise RuntimeError(error)
+                reason = getattr(exc, "reason", exc)
+                error = "timeout" if isinstance(reason, (socket.timeout, TimeoutError)) else f"connection error ({type(reason).__name__})"
+            if attempt == self.max_retries:
+                raise CallFailed(f"{error} after {attempt + 1} attempts")
+            wait = self.backoff * (2 ** attempt) if wait is None else wait
+            if wait >= self._budget_left():
+                raise CallFailed(f"{error}; retry would exceed the run time budget")
             self.stats["retries"] += 1
-            time.sleep(self.backoff * (2 ** attempt))
-        raise RuntimeError("unreachable")
+            time.sleep(wait)
+        raise AssertionError("unreachable")
 
     def judge_one(self, prompt: str, response: str) -> Verdict:
+        if self._started is None:
+            self._started = time.monotonic()
         path = self._cache_path(prompt, response)
         if self.use_cache and path.is_file():
             self.stats["cached"] += 1
             return Verdict(**json.loads(path.read_text()))
         try:
             text = self._post(self.template.format(prompt=prompt, response=response))
-        except RuntimeError:
+        except CallFailed as exc:
             self.stats["errors"] += 1
-            return Verdict(None)  # not cached: a later run tries again
+            return Verdict(None, error=str(exc), failed=True)  # not cached: a later run tries again
         label = parse_verdict(text, self.labels)
         if label is None:
             self.stats["unparseable"] += 1
-        verdict = Verdict(label, None)
+        verdict = Verdict(label, None, None if label else f"unparseable verdict: {text[:40]!r}")
         if self.use_cache:
             atomic_write_text(path, json.dumps(verdict.to_dict()))
         return verdict
@@ -119,11 +177,12 @@ class LLMJudge(Judge):
         return [self.judge_one(p, r) for p, r in pairs]
 
 
-@register("llm-refusal", takes=("base_url", "judge_model"))
-def _llm_refusal(base_url=None, judge_model=None):
-    return LLMJudge("refusal", base_url=base_url, model=judge_model)
+def _factory(rubric: str):
+    def make(base_url=None, judge_model=None, timeout=60.0, max_retries=4, max_time=None):
+        return LLMJudge(rubric, base_url=base_url, model=judge_model, timeout=float(timeout),
+                        max_retries=int(max_retries), max_time=None if max_time is None else float(max_time))
+    return make
 
 
-@register("llm-harm", takes=("base_url", "judge_model"))
-def _llm_harm(base_url=None, judge_model=None):
-    return LLMJudge("harm", base_url=base_url, model=judge_model)
+register("llm-refusal", "refusal", LLM_OPTIONS, "LLM-as-judge (XSTest's 3-class rubric) over an OpenAI-compatible API")(_factory("refusal"))
+register("llm-harm", "harm", LLM_OPTIONS, "LLM-as-judge (harmful / harmless) over an OpenAI-compatible API")(_factory("harm"))
