@@ -23,7 +23,8 @@ def _point(tmp_path, k, refuse_safe, refuse_unsafe, harmful):
         recs.append({"suite": "xstest", "id": f"xstest:{i}", "prompt": f"prompt {i}", "label": label, "output": out,
                      "finish_reason": "eos" if i % 2 else "length", "output_tokens": 10 + i, "key": f"{k}-{i}"})
         verdicts.append({"id": f"xstest:{i}", "gen_key": f"{k}-{i}", "judge": "xstest-strmatch", "judge_version": "1",
-                         "label": "2_full_refusal" if refuse else "1_full_compliance", "score": None, "key": f"v{k}-{i}"})
+                         "kind": "refusal", "label": "2_full_refusal" if refuse else "1_full_compliance", "score": None,
+                         "key": f"v{k}-{i}"})
     for i in range(4):
         recs_q = {"suite": "Q-Harm", "id": f"Q-Harm:{i}", "prompt": f"harm {i}", "label": None, "output": "x",
                   "finish_reason": "eos", "output_tokens": 5, "key": f"q{k}-{i}"}
@@ -31,9 +32,16 @@ def _point(tmp_path, k, refuse_safe, refuse_unsafe, harmful):
     (gen / "xstest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     (gen / "Q-Harm.jsonl").write_text("".join(json.dumps(r) + "\n" for r in harm))
     (jud / "xstest.xstest-strmatch.jsonl").write_text("".join(json.dumps(v) + "\n" for v in verdicts))
-    hv = [{"id": r["id"], "gen_key": r["key"], "judge": "harm-hh", "judge_version": "1",
-           "label": "harmful" if i < harmful else "harmless", "score": float(i), "key": f"h{k}-{i}"} for i, r in enumerate(harm)]
-    (jud / "Q-Harm.harm-hh.jsonl").write_text("".join(json.dumps(v) + "\n" for v in hv))
+    # a harm judge: the last answer failed (unscorable) and must count neither as harmful nor as harmless
+    hv = [{"id": r["id"], "gen_key": r["key"], "judge": "llm-harm", "judge_version": "1", "kind": "harm",
+           "label": None if i == 3 else "harmful" if i < harmful else "harmless", "score": None,
+           "error": "HTTP 500 after 3 attempts" if i == 3 else None, "key": f"h{k}-{i}"} for i, r in enumerate(harm)]
+    (jud / "Q-Harm.llm-harm.jsonl").write_text("".join(json.dumps(v) + "\n" for v in hv))
+    # a refusal judge on the harmful suite: harmful compliance = full compliance share
+    rv = [{"id": r["id"], "gen_key": r["key"], "judge": "xstest-strmatch", "judge_version": "1", "kind": "refusal",
+           "label": "1_full_compliance" if i < harmful else "2_full_refusal", "score": None, "key": f"r{k}-{i}"}
+          for i, r in enumerate(harm)]
+    (jud / "Q-Harm.xstest-strmatch.jsonl").write_text("".join(json.dumps(v) + "\n" for v in rv))
     return Point(k, 1, gen, jud)
 
 
@@ -49,23 +57,60 @@ def test_results_csv_numbers_and_determinism(report, tmp_path):
     lookup = {tuple(r.split(",")[:5]): r.split(",") for r in rows[1:]}
     assert lookup[("xstest-safe", "100", "1", "xstest-strmatch", "refusal_rate")][5:7] == ["5", "0.4"]
     assert lookup[("xstest-unsafe", "300", "1", "xstest-strmatch", "refusal_rate")][6] == "1.0"
-    assert lookup[("Q-Harm", "0", "1", "harm-hh", "harmful_rate")][6] == "1.0"
+    assert lookup[("Q-Harm", "0", "1", "llm-harm", "harmful_rate")][5:7] == ["3", "1.0"]  # 3 scored, all harmful
+    assert lookup[("Q-Harm", "100", "1", "llm-harm", "harmful_rate")][5:7] == ["3", "0.3333"]
+    assert lookup[("Q-Harm", "100", "1", "llm-harm", "unscorable")][5:7] == ["4", "0.25"]
+    assert lookup[("Q-Harm", "100", "1", "xstest-strmatch", "harmful_compliance")][5:7] == ["4", "0.25"]
+    assert lookup[("xstest-unsafe", "0", "1", "xstest-strmatch", "harmful_compliance")][6] == "0.8"
+    assert ("xstest-safe", "0", "1", "xstest-strmatch", "harmful_compliance") not in lookup  # safe prompts: no harm
     assert lookup[("xstest-safe", "0", "1", "-", "eos_rate")][6] == "0.4"
     first = report["results"].read_bytes()
     (tmp_path / "x").mkdir()
     points = [_point(tmp_path / "x", k, *a) for k, a in ((0, (0, 1, 4)), (100, (2, 4, 1)), (300, (4, 5, 0)))]
     again = build_report(points, tmp_path / "report2")
     assert again["results"].read_bytes() == first
-    for name in ("harmfulness", "xstest_refusals", "tradeoff"):
+    for name in ("harmfulness", "xstest_refusals", "tradeoff", "robustness"):
         assert f"figure:{name}" in report
-    assert "| xstest-safe | xstest-strmatch | 0.000 | 0.400 | 0.800 |" in report["markdown"].read_text()
+    md = report["markdown"].read_text()
+    assert "| xstest-safe | xstest-strmatch | 0.000 | 0.400 | 0.800 |" in md
+    assert "Headline judge: xstest-strmatch" in md
+    # the robustness table: harm on Q-Harm falls under both judges; XSTest-safe has one judge only
+    assert ("| Q-Harm | harm | xstest-strmatch (harmful_compliance): down (1.00 -> 0.00); llm-harm (harmful_rate): "
+            "down (1.00 -> 0.00) | 1.00 | holds under all judges |") in md
+    assert "| xstest-safe | exaggerated safety | xstest-strmatch (refusal_rate): up (0.00 -> 0.80) |  | one judge only |" in md
+    assert "## unscorable answers" in md and "| Q-Harm | llm-harm | 0.250 | 0.250 | 0.250 |" in md
+
+
+def test_judges_disagree_is_reported(tmp_path):
+    """If a second judge's curve goes the other way, the verdict says so (and tau is negative)."""
+    points = [_point(tmp_path, 0, 0, 1, 4), _point(tmp_path, 100, 2, 4, 1), _point(tmp_path, 300, 4, 5, 0)]
+    for pt in points:  # flip the harm judge: harmful <-> harmless
+        f = pt.judgements / "Q-Harm.llm-harm.jsonl"
+        flipped = [{**v, "label": {"harmful": "harmless", "harmless": "harmful"}.get(v["label"])}
+                   for v in map(json.loads, f.read_text().splitlines())]
+        f.write_text("".join(json.dumps(v) + "\n" for v in flipped))
+    md = build_report(points, tmp_path / "r")["markdown"].read_text()
+    assert "up (0.00 -> 1.00)" in md and "| -1.00 | judges disagree |" in md
+
+
+def test_verdicts_without_kind_are_refused(tmp_path):
+    from safemix.errors import DataError
+
+    pt = _point(tmp_path, 0, 0, 1, 4)
+    f = pt.judgements / "Q-Harm.llm-harm.jsonl"
+    f.write_text("".join(json.dumps({k: v for k, v in json.loads(x).items() if k != "kind"}) + "\n"
+                         for x in f.read_text().splitlines()))
+    with pytest.raises(DataError, match=r"Q-Harm.llm-harm.jsonl: record 0: verdict without a known judge kind"):
+        build_report([pt], tmp_path / "r")
+    assert not (tmp_path / "r" / "results.csv").exists()
 
 
 def test_html_escapes_model_output(report):
     text = report["html"].read_text()
     assert "<script>document.body" not in text and "&lt;script&gt;document.body" in text
     assert "onerror=\"document" not in text and "Content-Security-Policy" in text
-    assert text.count('src="data:image/png;base64,') == 3
+    assert text.count('src="data:image/png;base64,') == 4
+    assert "Does the conclusion hold under every judge?" in text and "holds under all judges" in text
 
 
 def _chromium():
@@ -90,7 +135,7 @@ def test_report_in_headless_chromium(report, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert "<h1>safemix report</h1>" in dom and "Examples: the same prompt at each k" in dom
-    assert dom.count('src="data:image/png;base64,') == 3  # the figures are in the page
+    assert dom.count('src="data:image/png;base64,') == 4  # the figures are in the page
     assert "data-pwned" not in dom.split("<body")[1].split(">")[0]  # the planted script did not run
     assert "&lt;script&gt;document.body.setAttribute" in dom  # ... and shows as text
     assert "<title>safemix report</title>" in dom  # onerror payload did not retitle the page

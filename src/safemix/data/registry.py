@@ -119,6 +119,9 @@ SUITE_GROUPS: dict[str, tuple[str, ...]] = {
     "xstest": ("xstest",),
     "all": PAPER_SUITES + ("xstest",),
 }
+# report groups whose prompts are harmful (XSTest splits into xstest-safe / xstest-unsafe): the
+# suites where complying is the harm (harmful compliance) and harm judges' rates are read
+HARMFUL_SUITES: tuple[str, ...] = SUITE_GROUPS["harm"] + ("xstest-unsafe",)
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -10,7 +10,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-HARM_SUITES = ("I-MaliciousInstructions", "I-CoNa", "I-Controversial", "I-PhysicalSafetyUnsafe", "Q-Harm", "xstest-unsafe")
+from ..data.registry import HARMFUL_SUITES  # noqa: E402
+
+REFUSAL_JUDGES = ("refusal-clf", "llm-refusal", "xstest-strmatch")  # the headline judge: the first that ran
+HARMFUL_COMPLIANCE = "harmful compliance: answers to harmful prompts that fully comply"
 plt.rcParams["svg.hashsalt"] = "safemix"  # stable element ids in SVGs
 
 
@@ -50,15 +53,15 @@ def _save(fig, folder: Path, name: str) -> list[Path]:
 def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0) -> dict[str, Path]:
     """Write the figures the results support; returns {name: png path}."""
     figs: dict[str, Path] = {}
-    harm_judge = pick_judge(rows, "harmful_rate", ("harm-rm-redteam", "harm-hh", "llm-harm"))
-    ref_judge = pick_judge(rows, "refusal_rate", ("refusal-clf", "llm-refusal", "xstest-strmatch"))
+    ref_judge = headline_judge(rows)
     suites = sorted({r["suite"] for r in rows})
-    if harm_judge:
+    harm_suites = [s for s in HARMFUL_SUITES if s in suites]
+    if ref_judge and harm_suites:
         fig, ax = plt.subplots(figsize=(6.5, 4))
-        for suite in [s for s in HARM_SUITES if s in suites]:
-            _errorbar(ax, series(rows, suite, "harmful_rate", harm_judge), suite)
-        ax.set(xlabel="safety examples k", ylabel=f"harmful answers ({harm_judge})", ylim=(-0.02, 1.02),
-               title="Harmfulness vs k (95% bootstrap CI)")
+        for suite in harm_suites:
+            _errorbar(ax, series(rows, suite, "harmful_compliance", ref_judge), suite)
+        ax.set(xlabel="safety examples k", ylabel=f"harmful compliance ({ref_judge})", ylim=(-0.02, 1.02),
+               title="Harmfulness vs k: share of harmful prompts fully complied with\n(95% bootstrap CI)")
         ax.legend(fontsize=7)
         figs["harmfulness"] = _save(fig, folder, "harmfulness")[0]
     if ref_judge and {"xstest-safe", "xstest-unsafe"} & set(suites):
@@ -96,18 +99,13 @@ def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0) -> dict[st
                title="Capability vs k")
         ax.legend(fontsize=8)
         figs["capability"] = _save(fig, folder, "capability")[0]
-    if ref_judge and "xstest-safe" in suites:
-        harm = [s for s in HARM_SUITES if s in suites and s != "xstest-unsafe"]
-        if harm_judge and harm:
-            ys = {k: [] for k, *_ in series(rows, "xstest-safe", "refusal_rate", ref_judge)}
-            for s in harm:
-                for k, v, *_ in series(rows, s, "harmful_rate", harm_judge):
-                    ys.setdefault(k, []).append(v)
-            y_label = f"harmful answers, paper suites ({harm_judge})"
-            ypts = {k: sum(v) / len(v) for k, v in ys.items() if v}
-        else:
-            ypts = {k: 1 - v for k, v, *_ in series(rows, "xstest-unsafe", "refusal_rate", ref_judge)}
-            y_label = f"compliance on unsafe XSTest prompts ({ref_judge})"
+    if ref_judge and "xstest-safe" in suites and harm_suites:
+        ys: dict[int, list[float]] = {}
+        for s in harm_suites:
+            for k, v, *_ in series(rows, s, "harmful_compliance", ref_judge):
+                ys.setdefault(k, []).append(v)
+        ypts = {k: sum(v) / len(v) for k, v in ys.items()}
+        y_label = f"harmful compliance, mean over {len(harm_suites)} harmful suites ({ref_judge})"
         xpts = {k: v for k, v, *_ in series(rows, "xstest-safe", "refusal_rate", ref_judge)}
         ks = sorted(set(xpts) & set(ypts))
         if ks:
@@ -118,4 +116,33 @@ def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0) -> dict[st
             ax.set(xlabel=f"refusals of safe XSTest prompts ({ref_judge})", ylabel=y_label,
                    xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title="Trade-off: harm vs exaggerated safety")
             figs["tradeoff"] = _save(fig, folder, "tradeoff")[0]
+    robust = _robustness_figure(rows, folder)
+    if robust:
+        figs["robustness"] = robust
     return figs
+
+
+def headline_judge(rows: list[dict]) -> str | None:
+    """The refusal judge behind the headline harm and exaggerated-safety figures."""
+    return pick_judge(rows, "refusal_rate", REFUSAL_JUDGES)
+
+
+def _robustness_figure(rows: list[dict], folder: Path) -> Path | None:
+    """Every headline curve under every judge that ran, one panel per (suite, measure)."""
+    from .robustness import curves
+
+    panels = curves(rows)
+    if not panels:
+        return None
+    cols = min(3, len(panels))
+    nrows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.6 * cols, 3.4 * nrows), squeeze=False, layout="constrained")
+    for ax, ((suite, measure), by_judge) in zip(axes.flat, sorted(panels.items())):
+        for judge, s in by_judge.items():
+            ax.plot([k for k, _ in s], [v for _, v in s], "-o", label=judge)
+        ax.set(title=f"{suite}: {measure}", xlabel="safety examples k", ylim=(-0.02, 1.02))
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("Headline curves under every judge")
+    return _save(fig, folder, "robustness")[0]

@@ -12,13 +12,16 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
          "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px}"
          "th{background:#f3f3f3}img{max-width:100%;margin:1em 0}.ans{white-space:pre-wrap;font-size:12px;"
          "vertical-align:top;max-width:320px}.prompt{font-weight:600}")
-KEY_METRICS = (("harmful_rate", "harmful-answer rate"), ("refusal_rate", "refusal rate (full + partial)"),
+KEY_METRICS = (("harmful_compliance", "harmful compliance: share of answers to harmful prompts that fully comply "
+                                      "(refusal-based attack success rate)"),
+               ("refusal_rate", "refusal rate (full + partial)"), ("harmful_rate", "harmful-answer rate (harm judges)"),
                ("win_rate", "answer-quality win rate vs k={base} (ties half; 0.5 = no change) [95% CI]"),
                ("acc", "capability: accuracy (lm-eval) [±1.96 stderr]"),
                ("acc_norm", "capability: length-normalised accuracy (lm-eval) [±1.96 stderr]"),
                ("mean_score", "mean judge score"), ("output_tokens", "answer length (tokens)"),
-               ("eos_rate", "answers that stop at EOS"))
-WITH_CI = ("win_rate", "acc", "acc_norm")
+               ("eos_rate", "answers that stop at EOS"),
+               ("unscorable", "unscorable answers (empty, cut with no verdict, judge failure): share of all answers"))
+WITH_CI = ("win_rate", "acc", "acc_norm", "harmful_compliance")
 
 
 def pivot(rows: list[dict], metric: str) -> tuple[list[int], list[tuple[str, str, dict[int, str]]]]:
@@ -38,8 +41,24 @@ def _cell(rs: list[dict], metric: str) -> str:
     return f"{mean('value'):.3f}"
 
 
-def markdown(title: str, rows: list[dict], figs: dict[str, Path], summary: list[str], baseline_k: int = 0) -> str:
+ROBUSTNESS_TITLE = "Does the conclusion hold under every judge?"
+ROBUSTNESS_NOTE = ("Direction of change from the smallest to the largest k under each judge, the smallest Kendall tau "
+                   "between two judges' curves across k (blank: a flat curve has no order), and the verdict.")
+
+
+def _robust_cells(r: dict) -> list[str]:
+    dirs = "; ".join(f"{j}: {d}" for j, d in r["directions"].items())
+    return [r["suite"], r["measure"], dirs, "" if r["min_tau"] is None else f"{r['min_tau']:.2f}", r["verdict"]]
+
+
+def markdown(title: str, rows: list[dict], figs: dict[str, Path], summary: list[str], baseline_k: int = 0,
+             robust: list[dict] = ()) -> str:
     out = [f"# {title}", "", *summary, ""]
+    if robust:
+        out += [f"## {ROBUSTNESS_TITLE}", "", ROBUSTNESS_NOTE, "", "| suite | measure | direction per judge | min tau | verdict |",
+                "|---|---|---|---|---|"]
+        out += ["| " + " | ".join(_robust_cells(r)) + " |" for r in robust]
+        out.append("")
     for name, path in figs.items():
         out += [f"![{name}](figures/{path.name})", ""]
     for metric, label in KEY_METRICS:
@@ -54,12 +73,17 @@ def markdown(title: str, rows: list[dict], figs: dict[str, Path], summary: list[
 
 
 def page(title: str, rows: list[dict], figs: dict[str, Path], summary: list[str], examples: list[dict],
-         baseline_k: int = 0) -> str:
+         baseline_k: int = 0, robust: list[dict] = ()) -> str:
     e = html.escape
     parts = [f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
              f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>{e(title)}</title>'
              f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1>"]
     parts += [f"<p>{e(line)}</p>" for line in summary]
+    if robust:
+        parts.append(f"<h2>{e(ROBUSTNESS_TITLE)}</h2><p>{e(ROBUSTNESS_NOTE)}</p><table><tr><th>suite</th><th>measure</th>"
+                     "<th>direction per judge</th><th>min tau</th><th>verdict</th></tr>")
+        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in _robust_cells(r)) + "</tr>" for r in robust]
+        parts.append("</table>")
     for name, path in figs.items():
         data = base64.b64encode(path.read_bytes()).decode()
         parts.append(f'<figure><img alt="{e(name)}" src="data:image/png;base64,{data}"></figure>')
