@@ -4,7 +4,7 @@ Each judge registers itself in its own module (see ``base.register``); the regis
 
 from .agreement import evaluate_judge, judge_vs_judge, read_labels, write_labels
 from .base import (COMPLIANCE, KINDS, PARTIAL, REFUSAL, REFUSAL_LABELS, Judge, Verdict, available, get_judge, get_judges,
-                   judge_kind, registry)
+                   registry)
 from .llm import LLMJudge, parse_verdict
 from .metrics import agreement, auroc, bootstrap_ci
 from .quality import RelevanceJudge, win_rate
@@ -15,7 +15,7 @@ from .strmatch import strmatch_label
 from .validation import leave_one_model_out, rate_errors, validate
 
 __all__ = ["evaluate_judge", "judge_vs_judge", "read_labels", "write_labels", "COMPLIANCE", "KINDS", "PARTIAL", "REFUSAL",
-           "REFUSAL_LABELS", "Judge", "Verdict", "available", "get_judge", "get_judges", "judge_kind", "registry",
+           "REFUSAL_LABELS", "Judge", "Verdict", "available", "get_judge", "get_judges", "registry",
            "LLMJudge", "parse_verdict", "agreement", "auroc", "bootstrap_ci", "RelevanceJudge", "win_rate",
            "RefusalClassifier", "RewardModelJudge", "JudgeFailures", "judge", "read_generations", "strmatch_label",
            "leave_one_model_out", "rate_errors", "validate"]

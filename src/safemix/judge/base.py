@@ -106,12 +106,8 @@ def registry() -> dict[str, Registered]:
     return dict(sorted(_REGISTRY.items()))
 
 
-def available(kind: str | None = None) -> list[str]:
-    return [n for n, r in registry().items() if kind is None or r.kind == kind]
-
-
-def judge_kind(name: str) -> str:
-    return _entry(name).kind
+def available() -> list[str]:
+    return list(registry())
 
 
 def _entry(name: str) -> Registered:
@@ -139,7 +135,10 @@ def get_judge(name: str, **options) -> Judge:
     if unknown:
         raise SafemixError(f"judge '{name}' takes no option {', '.join(unknown)}"
                            f" (takes: {', '.join(entry.options) or 'none'})")
-    return entry.factory(**{k: v for k, v in given.items() if k in entry.options})
+    judge = entry.factory(**{k: v for k, v in given.items() if k in entry.options})
+    if judge.kind != entry.kind:  # the registered kind is what --help and config checks rely on
+        raise ValueError(f"judge '{name}' is registered as {entry.kind} but built a {judge.kind} judge")
+    return judge
 
 
 def get_judges(names: list[str], **options) -> list[Judge]:
