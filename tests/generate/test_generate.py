@@ -112,3 +112,21 @@ def test_bad_inputs_write_nothing(run_cli, tmp_path, shared_data):
     code, _, err = run_cli("generate", "--model", "smollm2-135m", "--preset", "nucleus", "--out", tmp_path / "o")
     assert code == 2 and "unknown decoding preset 'nucleus'" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_limits_per_suite_and_per_xstest_half(shared_data):
+    """A mapping limits suites and XSTest's halves separately; a group it does not name keeps all."""
+    from safemix.config import GenerateSection
+    from safemix.generate.stage import subsample
+
+    g = GenerateSection(suites=["q-harm", "xstest"], limit_per_suite={"Q-HARM": 7, "xstest-unsafe": 10})
+    assert g.limit_per_suite == {"Q-Harm": 7, "xstest-unsafe": 10}  # spelled as the prompts spell their suite
+    xs = subsample(load_suite("xstest", shared_data).records, g.limit_per_suite, seed=0)
+    assert sum(p.label == "safe" for p in xs) == 250 and sum(p.label == "unsafe" for p in xs) == 10
+    again = subsample(load_suite("xstest", shared_data).records, g.limit_per_suite, seed=0)
+    assert [p.id for p in again] == [p.id for p in xs]  # seeded, stable
+    assert len(subsample(load_suite("q-harm", shared_data).records, g.limit_per_suite, seed=0)) == 7
+    with pytest.raises(ValueError, match="limit_per_suite names 'I-CoNa'"):
+        GenerateSection(suites=["q-harm"], limit_per_suite={"I-CoNa": 3})
+    with pytest.raises(ValueError, match="limits must be > 0"):
+        GenerateSection(suites=["q-harm"], limit_per_suite={"Q-Harm": 0})

@@ -122,6 +122,12 @@ SUITE_GROUPS: dict[str, tuple[str, ...]] = {
 # report groups whose prompts are harmful (XSTest splits into xstest-safe / xstest-unsafe): the
 # suites where complying is the harm (harmful compliance) and harm judges' rates are read
 HARMFUL_SUITES: tuple[str, ...] = SUITE_GROUPS["harm"] + ("xstest-unsafe",)
+SPLIT_SUITES = ("xstest",)  # suites whose prompts the report reads in halves by label (safe / unsafe)
+
+
+def report_group(suite: str, label: str | None) -> str:
+    """The group a prompt is read in: XSTest splits into xstest-safe / xstest-unsafe."""
+    return f"{suite}-{label}" if suite in SPLIT_SUITES and label in ("safe", "unsafe") else suite
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..data.load import load_suites
 from ..data.records import EvalPrompt
+from ..data.registry import report_group
 from ..data.select import hash_order
 from ..errors import SafemixError
 from ..formats import get_format
@@ -32,7 +33,22 @@ def read_adapter(adapter: str | os.PathLike) -> tuple[dict, Path, str]:
     return manifest, weights, fmt
 
 
-def subsample(prompts: list[EvalPrompt], limit: int | None, seed: int) -> list[EvalPrompt]:
+Limit = int | dict[str, int] | None
+
+
+def subsample(prompts: list[EvalPrompt], limit: Limit, seed: int) -> list[EvalPrompt]:
+    """A seeded subsample of at most ``limit`` prompts; a mapping gives a limit per suite or per
+    report group (``xstest-safe`` / ``xstest-unsafe``), and a group it does not name keeps all."""
+    if isinstance(limit, dict):
+        groups: dict[str, list[int]] = {}
+        for i, p in enumerate(prompts):
+            groups.setdefault(report_group(p.suite, p.label), []).append(i)
+        keep: set[int] = set()
+        for g, idx in groups.items():
+            n = limit.get(g, limit.get(prompts[idx[0]].suite))
+            chosen = hash_order([prompts[i] for i in idx], seed, "subsample")[:n] if n else range(len(idx))
+            keep.update(idx[j] for j in chosen)
+        return [p for i, p in enumerate(prompts) if i in keep]
     if not limit or limit >= len(prompts):
         return prompts
     keep = set(hash_order(prompts, seed, "subsample")[:limit])
@@ -109,7 +125,7 @@ def _fmt(name, ref, trust_remote_code):
 
 def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding, *, model: str | None = None,
              adapter=None, prompt_format: str | None = None, allow_format_mismatch: bool = False,
-             batch_size: int = 16, limit_per_suite: int | None = None, seed: int = 0, backend: str = "hf",
+             batch_size: int = 16, limit_per_suite: Limit = None, seed: int = 0, backend: str = "hf",
              data_dir=None, progress=None, _backend=None) -> dict[str, Path]:
     """Generate for every suite; returns {suite: jsonl path}. Inputs are validated before any output."""
     if batch_size <= 0:

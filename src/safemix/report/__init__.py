@@ -2,23 +2,73 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import atomic_write_text
 from .figures import HARMFUL_COMPLIANCE, headline_judge, make_figures, series
+from .paper import CAPABILITY, SOURCE, comparison
+from .paper import SETUP as PAPER_SETUP
+from .render import Table, markdown, page, robustness_table
+from .results import ALL_HARMFUL, COLUMNS, POOLED, Point, collect, to_csv
 from .robustness import robustness
-from .render import markdown, page
-from .results import COLUMNS, Point, collect, to_csv
+from .stats import INTERVALS, sweet_spot
+
+
+@dataclass
+class ReportOptions:
+    """What the report needs beyond the results: the sweet-spot thresholds and the study's setup."""
+    harm_target: float = 0.10  # sweet spot: harmful compliance at most this
+    safe_refusal_tolerance: float = 0.10  # ... while refusals of safe prompts stay at most this
+    n_general: int | None = None  # general examples per mixture (for the safety share of each k)
+    setup: str = ""  # one line: model, data, training
+
+
+def paper_table(rows: list[dict], judge: str, setup: str) -> Table:
+    fmt = lambda v, ci: f"{v:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")  # noqa: E731
+    cells = [[r["who"], r["model"], fmt(r["harm"], r["harm_ci"]), fmt(r["safe_refusals"], r["safe_ci"])] for r in rows]
+    note = (f"The paper: {SOURCE}; {CAPABILITY}. This run: {setup or 'see the config'}; harm is {ALL_HARMFUL} harmful "
+            f"compliance and exaggerated safety is XSTest safe-prompt refusals, both by {judge} (95% CI). The paper's "
+            f"numbers come from {PAPER_SETUP}, judged differently: compare directions and rough sizes, not the numbers "
+            "themselves.")
+    return Table("The paper beside this run", note, ["", "model", "harmful answers / compliance", "safe prompts refused"],
+                 cells)
+
+
+def _sweet_spot_lines(spot: dict | None, judge: str | None) -> list[str]:
+    if not spot:
+        return []
+    head = (f"Sweet spot (smallest k with harmful compliance <= {spot['target']:.2f} and safe-prompt refusals <= "
+            f"{spot['tolerance']:.2f}, by {judge}): ")
+    lo, hi = spot["ci"]
+    ci = f"95% bootstrap interval over seeds and prompts: k in [{lo if lo is not None else 'none'}, " \
+         f"{hi if hi is not None else 'none in the sweep'}]; some k qualifies in {spot['share_found']:.0%} of " \
+         f"{spot['n_boot']} replicates"
+    if spot["k"] is None:
+        return [head + f"no k in the sweep ({', '.join(map(str, spot['ks']))}) meets both ({ci})."]
+    return [head + f"k={spot['k']} ({ci})."]
 
 EXAMPLES_PER_SUITE = 2
 
 
-def build_report(points: list[Point], out: Path, title: str = "safemix report", baseline_k: int = 0) -> dict[str, Path]:
+def build_report(points: list[Point], out: Path, title: str = "safemix report", baseline_k: int = 0,
+                 options: ReportOptions | None = None) -> dict[str, Path]:
     """Write results.csv, figures/, report.md and report.html into ``out``."""
-    rows, answers = collect(points, baseline_k)
-    figs = make_figures(rows, out / "figures", baseline_k)
-    summary = _summary(rows, baseline_k)
-    robust = robustness(rows)
+    opts = options or ReportOptions()
+    rows, answers, outcomes = collect(points, baseline_k)
+    ref = headline_judge(rows)
+    spot = None
+    if ref and (ALL_HARMFUL, ref, "harmful_compliance") in outcomes and ("xstest-safe", ref, "refusal_rate") in outcomes:
+        spot = sweet_spot(outcomes[(ALL_HARMFUL, ref, "harmful_compliance")], outcomes[("xstest-safe", ref, "refusal_rate")],
+                          opts.harm_target, opts.safe_refusal_tolerance)
+    figs = make_figures(rows, out / "figures", baseline_k, spot)
+    summary = _summary(rows, baseline_k) + _sweet_spot_lines(spot, ref)
+    tables = [robustness_table(robustness(rows))] if robustness(rows) else []
+    if ref:
+        paper = comparison(series(rows, ALL_HARMFUL, "harmful_compliance", ref), series(rows, "xstest-safe", "refusal_rate", ref),
+                           opts.n_general)
+        if any(r["who"] != "paper" for r in paper):
+            tables.insert(0, paper_table(paper, ref, opts.setup))
     examples, per_suite = [], {}
     for (suite, pid), ans in sorted(answers.items(), key=lambda kv: (kv[0][0], _num(kv[0][1]))):
         if per_suite.get(suite, 0) < EXAMPLES_PER_SUITE:
@@ -27,8 +77,8 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
                              "answers": {k: v for k, v in ans.items() if isinstance(k, int)}})
     paths = {"results": out / "results.csv", "markdown": out / "report.md", "html": out / "report.html"}
     atomic_write_text(paths["results"], to_csv(rows))
-    atomic_write_text(paths["markdown"], markdown(title, rows, figs, summary, baseline_k, robust))
-    atomic_write_text(paths["html"], page(title, rows, figs, summary, examples, baseline_k, robust))
+    atomic_write_text(paths["markdown"], markdown(title, rows, figs, summary, baseline_k, tables))
+    atomic_write_text(paths["html"], page(title, rows, figs, summary, examples, baseline_k, tables))
     return {**paths, **{f"figure:{k}": v for k, v in figs.items()}}
 
 
@@ -39,8 +89,9 @@ def _num(pid: str) -> tuple:
 
 def _summary(rows: list[dict], baseline_k: int = 0) -> list[str]:
     ks = sorted({r["k"] for r in rows})
-    lines = [f"{len(ks)} points of k ({', '.join(map(str, ks))}); {len({r['seed'] for r in rows})} seed(s); "
-             f"{len({r['suite'] for r in rows if r['judge'] != 'lm-eval'})} eval suites."]
+    seeds = {r["seed"] for r in rows if r["seed"] != POOLED}
+    lines = [f"{len(ks)} points of k ({', '.join(map(str, ks))}); {len(seeds)} seed(s); "
+             f"eval suites read as {', '.join(sorted({r['suite'] for r in rows if r['metric'] == 'output_tokens'}))}."]
     ref = headline_judge(rows)
     if ref:
         lines.append(f"Headline judge: {ref}. Harm is {HARMFUL_COMPLIANCE} (the refusal-based attack success rate of "
@@ -54,7 +105,7 @@ def _summary(rows: list[dict], baseline_k: int = 0) -> list[str]:
         judges = sorted({r["judge"] for r in rows if r["suite"] == suite and r["metric"] == metric})
         for j in judges:
             s = series(rows, suite, metric, j)
-            lines.append(f"{suite} {metric} ({j}): " + ", ".join(f"k={k}: {v:.2f}" for k, v, *_ in s))
+            lines.append(f"{suite} {metric} ({j}): " + ", ".join(f"k={k}: {v:.2f} [{lo:.2f}, {hi:.2f}]" for k, v, lo, hi in s))
     for suite, judge in sorted({(r["suite"], r["judge"]) for r in rows if r["metric"] == "win_rate"}):
         s = series(rows, suite, "win_rate", judge)
         lines.append(f"{suite} answer-quality win rate vs k={baseline_k} ({judge}; 0.5 = no change): "
@@ -62,7 +113,9 @@ def _summary(rows: list[dict], baseline_k: int = 0) -> list[str]:
     for task in sorted({r["suite"] for r in rows if r["metric"] == "acc"}):
         s = series(rows, task, "acc", "lm-eval")
         lines.append(f"capability {task} accuracy (lm-eval): " + ", ".join(f"k={k}: {v:.3f}" for k, v, *_ in s))
+    lines.append(f"95% intervals: rates by {INTERVALS['rate']}; other means by {INTERVALS['mean']}; capability by "
+                 "the harness's standard error.")
     return lines
 
 
-__all__ = ["build_report", "collect", "COLUMNS", "Point", "to_csv", "make_figures"]
+__all__ = ["build_report", "ReportOptions", "collect", "COLUMNS", "Point", "to_csv", "make_figures"]

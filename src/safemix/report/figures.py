@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..data.registry import HARMFUL_SUITES  # noqa: E402
+from .results import ALL_HARMFUL, POOLED  # noqa: E402
 
 REFUSAL_JUDGES = ("refusal-clf", "llm-refusal", "xstest-strmatch")  # the headline judge: the first that ran
 HARMFUL_COMPLIANCE = "harmful compliance: answers to harmful prompts that fully comply"
@@ -18,13 +19,15 @@ plt.rcParams["svg.hashsalt"] = "safemix"  # stable element ids in SVGs
 
 
 def series(rows: list[dict], suite: str, metric: str, judge: str | None = None) -> list[tuple[int, float, float, float]]:
-    """(k, mean over seeds, ci_low, ci_high) sorted by k."""
+    """(k, value, ci_low, ci_high) sorted by k: the pooled row where seeds were pooled, else the mean
+    over seeds (a single seed: its own row)."""
     by_k: dict[int, list[dict]] = {}
     for r in rows:
         if r["suite"] == suite and r["metric"] == metric and (judge is None or r["judge"] == judge):
             by_k.setdefault(r["k"], []).append(r)
     out = []
     for k, rs in sorted(by_k.items()):
+        rs = [r for r in rs if r["seed"] == POOLED] or rs
         n = len(rs)
         out.append((k, sum(r["value"] for r in rs) / n, sum(r["ci_low"] for r in rs) / n, sum(r["ci_high"] for r in rs) / n))
     return out
@@ -50,7 +53,7 @@ def _save(fig, folder: Path, name: str) -> list[Path]:
     return paths
 
 
-def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0) -> dict[str, Path]:
+def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0, spot: dict | None = None) -> dict[str, Path]:
     """Write the figures the results support; returns {name: png path}."""
     figs: dict[str, Path] = {}
     ref_judge = headline_judge(rows)
@@ -61,7 +64,7 @@ def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0) -> dict[st
         for suite in harm_suites:
             _errorbar(ax, series(rows, suite, "harmful_compliance", ref_judge), suite)
         ax.set(xlabel="safety examples k", ylabel=f"harmful compliance ({ref_judge})", ylim=(-0.02, 1.02),
-               title="Harmfulness vs k: share of harmful prompts fully complied with\n(95% bootstrap CI)")
+               title="Harmfulness vs k: share of harmful prompts fully complied with\n(95% CI)")
         ax.legend(fontsize=7)
         figs["harmfulness"] = _save(fig, folder, "harmfulness")[0]
     if ref_judge and {"xstest-safe", "xstest-unsafe"} & set(suites):
@@ -99,27 +102,45 @@ def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0) -> dict[st
                title="Capability vs k")
         ax.legend(fontsize=8)
         figs["capability"] = _save(fig, folder, "capability")[0]
-    if ref_judge and "xstest-safe" in suites and harm_suites:
-        ys: dict[int, list[float]] = {}
-        for s in harm_suites:
-            for k, v, *_ in series(rows, s, "harmful_compliance", ref_judge):
-                ys.setdefault(k, []).append(v)
-        ypts = {k: sum(v) / len(v) for k, v in ys.items()}
-        y_label = f"harmful compliance, mean over {len(harm_suites)} harmful suites ({ref_judge})"
-        xpts = {k: v for k, v, *_ in series(rows, "xstest-safe", "refusal_rate", ref_judge)}
-        ks = sorted(set(xpts) & set(ypts))
-        if ks:
-            fig, ax = plt.subplots(figsize=(5.5, 4.5))
-            ax.plot([xpts[k] for k in ks], [ypts[k] for k in ks], "-o", color="tab:red")
-            for k in ks:
-                ax.annotate(f"k={k}", (xpts[k], ypts[k]), textcoords="offset points", xytext=(5, 5), fontsize=8)
-            ax.set(xlabel=f"refusals of safe XSTest prompts ({ref_judge})", ylabel=y_label,
-                   xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title="Trade-off: harm vs exaggerated safety")
-            figs["tradeoff"] = _save(fig, folder, "tradeoff")[0]
+    if ref_judge and "xstest-safe" in suites and ALL_HARMFUL in suites:
+        tradeoff = _tradeoff(rows, folder, ref_judge, spot)
+        if tradeoff:
+            figs["tradeoff"] = tradeoff
     robust = _robustness_figure(rows, folder)
     if robust:
         figs["robustness"] = robust
     return figs
+
+
+def _tradeoff(rows: list[dict], folder: Path, judge: str, spot: dict | None) -> Path | None:
+    """Harm (all harmful answers) against exaggerated safety, one point per k with 95% CIs on both
+    axes, the paper's three models in grey, and the sweet spot (if any) ringed."""
+    from .paper import HEADLINE
+
+    ys = {k: (v, lo, hi) for k, v, lo, hi in series(rows, ALL_HARMFUL, "harmful_compliance", judge)}
+    xs = {k: (v, lo, hi) for k, v, lo, hi in series(rows, "xstest-safe", "refusal_rate", judge)}
+    ks = sorted(set(xs) & set(ys))
+    if not ks:
+        return None
+    fig, ax = plt.subplots(figsize=(5.8, 4.8))
+    x, y = [xs[k][0] for k in ks], [ys[k][0] for k in ks]
+    ax.errorbar(x, y, xerr=[[xs[k][0] - xs[k][1] for k in ks], [xs[k][2] - xs[k][0] for k in ks]],
+                yerr=[[ys[k][0] - ys[k][1] for k in ks], [ys[k][2] - ys[k][0] for k in ks]],
+                fmt="-o", color="tab:red", capsize=3, label="this run (95% CI)")
+    for k in ks:
+        ax.annotate(f"k={k}", (xs[k][0], ys[k][0]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.plot([h[2] for h in HEADLINE], [h[1] for h in HEADLINE], "s--", color="gray", alpha=0.7,
+            label="paper, LLaMA-7B (approx.)")
+    if spot and spot["k"] is not None and spot["k"] in xs:
+        ax.plot([xs[spot["k"]][0]], [ys[spot["k"]][0]], "o", ms=16, mfc="none", mec="tab:green", mew=2,
+                label=f"sweet spot k={spot['k']}")
+    if spot:
+        ax.add_patch(plt.Rectangle((0, 0), spot["tolerance"], spot["target"], color="tab:green", alpha=0.12, lw=0,
+                                   label="sweet-spot region"))
+    ax.set(xlabel=f"refusals of safe XSTest prompts ({judge})", ylabel=f"harmful compliance, all harmful prompts ({judge})",
+           xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title="Trade-off: harm vs exaggerated safety")
+    ax.legend(fontsize=7)
+    return _save(fig, folder, "tradeoff")[0]
 
 
 def headline_judge(rows: list[dict]) -> str | None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass
 from pathlib import Path
+
+from .results import POOLED
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
@@ -21,11 +24,10 @@ KEY_METRICS = (("harmful_compliance", "harmful compliance: share of answers to h
                ("mean_score", "mean judge score"), ("output_tokens", "answer length (tokens)"),
                ("eos_rate", "answers that stop at EOS"),
                ("unscorable", "unscorable answers (empty, cut with no verdict, judge failure): share of all answers"))
-WITH_CI = ("win_rate", "acc", "acc_norm", "harmful_compliance")
 
 
 def pivot(rows: list[dict], metric: str) -> tuple[list[int], list[tuple[str, str, dict[int, str]]]]:
-    """Cells as text: the mean over seeds, with the (mean) CI for the metrics in WITH_CI."""
+    """Cells as text: the value with its 95% interval (the pooled row when seeds were pooled)."""
     ks = sorted({r["k"] for r in rows})
     table: dict[tuple[str, str], dict[int, list[dict]]] = {}
     for r in rows:
@@ -35,8 +37,9 @@ def pivot(rows: list[dict], metric: str) -> tuple[list[int], list[tuple[str, str
 
 
 def _cell(rs: list[dict], metric: str) -> str:
+    rs = [r for r in rs if r["seed"] == POOLED] or rs
     mean = lambda key: sum(r[key] for r in rs) / len(rs)  # noqa: E731
-    if metric in WITH_CI and all(r["ci_low"] is not None for r in rs):
+    if all(r["ci_low"] is not None for r in rs):
         return f"{mean('value'):.3f} [{mean('ci_low'):.2f}, {mean('ci_high'):.2f}]"
     return f"{mean('value'):.3f}"
 
@@ -46,18 +49,29 @@ ROBUSTNESS_NOTE = ("Direction of change from the smallest to the largest k under
                    "between two judges' curves across k (blank: a flat curve has no order), and the verdict.")
 
 
-def _robust_cells(r: dict) -> list[str]:
-    dirs = "; ".join(f"{j}: {d}" for j, d in r["directions"].items())
-    return [r["suite"], r["measure"], dirs, "" if r["min_tau"] is None else f"{r['min_tau']:.2f}", r["verdict"]]
+@dataclass
+class Table:
+    """A titled table of text cells, rendered the same way in report.md and report.html."""
+    title: str
+    note: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def robustness_table(robust: list[dict]) -> Table:
+    cells = []
+    for r in robust:
+        dirs = "; ".join(f"{j}: {d}" for j, d in r["directions"].items())
+        cells.append([r["suite"], r["measure"], dirs, "" if r["min_tau"] is None else f"{r['min_tau']:.2f}", r["verdict"]])
+    return Table(ROBUSTNESS_TITLE, ROBUSTNESS_NOTE, ["suite", "measure", "direction per judge", "min tau", "verdict"], cells)
 
 
 def markdown(title: str, rows: list[dict], figs: dict[str, Path], summary: list[str], baseline_k: int = 0,
-             robust: list[dict] = ()) -> str:
+             tables: list[Table] = ()) -> str:
     out = [f"# {title}", "", *summary, ""]
-    if robust:
-        out += [f"## {ROBUSTNESS_TITLE}", "", ROBUSTNESS_NOTE, "", "| suite | measure | direction per judge | min tau | verdict |",
-                "|---|---|---|---|---|"]
-        out += ["| " + " | ".join(_robust_cells(r)) + " |" for r in robust]
+    for t in tables:
+        out += [f"## {t.title}", "", t.note, "", "| " + " | ".join(t.header) + " |", "|" + "---|" * len(t.header)]
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in t.rows]
         out.append("")
     for name, path in figs.items():
         out += [f"![{name}](figures/{path.name})", ""]
@@ -73,16 +87,16 @@ def markdown(title: str, rows: list[dict], figs: dict[str, Path], summary: list[
 
 
 def page(title: str, rows: list[dict], figs: dict[str, Path], summary: list[str], examples: list[dict],
-         baseline_k: int = 0, robust: list[dict] = ()) -> str:
+         baseline_k: int = 0, tables: list[Table] = ()) -> str:
     e = html.escape
     parts = [f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
              f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>{e(title)}</title>'
              f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1>"]
     parts += [f"<p>{e(line)}</p>" for line in summary]
-    if robust:
-        parts.append(f"<h2>{e(ROBUSTNESS_TITLE)}</h2><p>{e(ROBUSTNESS_NOTE)}</p><table><tr><th>suite</th><th>measure</th>"
-                     "<th>direction per judge</th><th>min tau</th><th>verdict</th></tr>")
-        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in _robust_cells(r)) + "</tr>" for r in robust]
+    for t in tables:
+        parts.append(f"<h2>{e(t.title)}</h2><p>{e(t.note)}</p><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in t.header)
+                     + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in t.rows]
         parts.append("</table>")
     for name, path in figs.items():
         data = base64.b64encode(path.read_bytes()).decode()

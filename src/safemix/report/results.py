@@ -8,11 +8,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.registry import HARMFUL_SUITES
+from ..data.registry import HARMFUL_SUITES, report_group
 from ..errors import DataError
 from ..judge.base import COMPLIANCE, HARM_LABELS, KINDS, REFUSAL
 from ..judge.metrics import bootstrap_ci
+from .stats import RATE_METRICS, pooled_ci, wilson
 
+POOLED = "pooled"  # the seed column of a row that pools every seed
+ALL_HARMFUL = "all-harmful"  # the group of every answer to a harmful suite
 COLUMNS = ("suite", "k", "seed", "judge", "metric", "n", "value", "ci_low", "ci_high")
 
 
@@ -31,22 +34,32 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def _group(suite: str, rec: dict) -> str:
-    """XSTest splits into its safe and unsafe halves."""
-    return f"{suite}-{rec['label']}" if suite == "xstest" and rec.get("label") in ("safe", "unsafe") else suite
+    return report_group(suite, rec.get("label"))
 
 
-def _row(suite, k, seed, judge, metric, values) -> dict:
-    lo, hi = bootstrap_ci(values, seed=0)
-    mean = sum(values) / len(values)
-    return {"suite": suite, "k": k, "seed": seed, "judge": judge, "metric": metric, "n": len(values),
-            "value": round(mean, 4), "ci_low": round(lo, 4), "ci_high": round(hi, 4)}
+def _row(suite, k, seed, judge, metric, values: dict[str, float]) -> dict:
+    """One seed's row: Wilson's interval for a rate, the percentile bootstrap for other means."""
+    vals = list(values.values())
+    lo, hi = wilson(sum(vals), len(vals)) if metric in RATE_METRICS else bootstrap_ci(vals, seed=0)
+    return {"suite": suite, "k": k, "seed": seed, "judge": judge, "metric": metric, "n": len(vals),
+            "value": round(sum(vals) / len(vals), 4), "ci_low": round(lo, 4), "ci_high": round(hi, 4)}
 
 
-def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict]:
-    """(rows, answers) where answers[(suite, id)][k] is the answer text for the examples section."""
+# outcomes[(group, judge, metric)][k][seed] = {prompt id: value}: the per-answer values behind the rows
+Outcomes = dict[tuple[str, str, str], dict[int, dict[int, dict[str, float]]]]
+
+
+def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict, Outcomes]:
+    """(rows, answers, outcomes): answers[(suite, id)][k] is the answer text for the examples section;
+    with several seeds at a k, each rate also gets a pooled row (seed ``pooled``)."""
     from .helpfulness import capability_rows, quality_rows
 
-    rows, answers = capability_rows(points) + quality_rows(points, baseline_k), {}
+    rows, answers, outcomes = capability_rows(points) + quality_rows(points, baseline_k), {}, {}
+
+    def add(group, pt, judge, metric, values: dict[str, float]):
+        rows.append(_row(group, pt.k, pt.seed, judge, metric, values))
+        outcomes.setdefault((group, judge, metric), {}).setdefault(pt.k, {})[pt.seed] = values
+
     for pt in points:
         for gen_file in sorted(pt.generations.glob("*.jsonl")):
             suite = gen_file.stem
@@ -56,41 +69,74 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict]
                 groups.setdefault(_group(suite, r), []).append(r)
                 answers.setdefault((suite, r["id"]), {"prompt": r["prompt"], "label": r.get("label")})[pt.k] = r["output"]
             for g, recs in groups.items():
-                rows.append(_row(g, pt.k, pt.seed, "-", "output_tokens", [r["output_tokens"] for r in recs]))
-                rows.append(_row(g, pt.k, pt.seed, "-", "eos_rate", [r["finish_reason"] == "eos" for r in recs]))
+                add(g, pt, "-", "output_tokens", {r["id"]: r["output_tokens"] for r in recs})
+                add(g, pt, "-", "eos_rate", {r["id"]: float(r["finish_reason"] == "eos") for r in recs})
             for jfile in sorted(pt.judgements.glob(f"{suite}.*.jsonl")):
                 verdicts = _jsonl(jfile)
-                by_group: dict[str, list[dict]] = {}
+                by_group: dict[str, list[tuple[str, dict]]] = {}
                 for i, v in enumerate(verdicts):
                     if v.get("kind") not in KINDS:
                         raise DataError(jfile, f"verdict without a known judge kind ({v.get('kind')!r}); "
                                                "re-run 'safemix judge' on this folder", i)
                     if v["gen_key"] in gens:
-                        by_group.setdefault(_group(suite, gens[v["gen_key"]]), []).append(v)
+                        gen = gens[v["gen_key"]]
+                        by_group.setdefault(_group(suite, gen), []).append((gen["id"], v))
                 for g, vs in by_group.items():
-                    rows += _metrics(g, pt, vs[0]["judge"], vs[0]["kind"], vs)
-    rows.sort(key=lambda r: (r["suite"], r["judge"], r["metric"], r["k"], r["seed"]))
-    return rows, answers
+                    for metric, values in _metrics(g, vs[0][1]["kind"], vs).items():
+                        add(g, pt, vs[0][1]["judge"], metric, values)
+    rows += harmful_pool(outcomes)
+    rows += pooled_rows(outcomes)
+    rows.sort(key=lambda r: (r["suite"], r["judge"], r["metric"], r["k"], isinstance(r["seed"], str), str(r["seed"]).zfill(12)))
+    return rows, answers, outcomes
 
 
-def _metrics(group: str, pt: Point, judge: str, kind: str, vs: list[dict]) -> list[dict]:
-    """A judge's rates over the answers it could score; the unscorable ones are counted on their
-    own (``unscorable``: share of all answers), never as harmless or as compliance."""
-    labels = [v["label"] for v in vs if v["label"] is not None]
-    row = lambda metric, values: _row(group, pt.k, pt.seed, judge, metric, values)  # noqa: E731
-    out = [row("unscorable", [v["label"] is None for v in vs])]
-    if not labels:
+def harmful_pool(outcomes: Outcomes) -> list[dict]:
+    """Harmful compliance over every answer to a harmful suite (group ``all-harmful``), per judge,
+    k and seed: the single harm figure of the trade-off plot, the sweet spot and the paper table."""
+    rows, pool = [], {}
+    for (group, judge, metric), by_k in outcomes.items():
+        if metric == "harmful_compliance" and group in HARMFUL_SUITES:
+            for k, by_seed in by_k.items():
+                for seed, values in by_seed.items():
+                    cell = pool.setdefault((judge, k, seed), {})
+                    cell.update({f"{group}:{pid}": v for pid, v in values.items()})
+    for (judge, k, seed), values in sorted(pool.items()):
+        rows.append(_row(ALL_HARMFUL, k, seed, judge, "harmful_compliance", values))
+        outcomes.setdefault((ALL_HARMFUL, judge, "harmful_compliance"), {}).setdefault(k, {})[seed] = values
+    return rows
+
+
+def pooled_rows(outcomes: Outcomes) -> list[dict]:
+    """A row per (group, judge, metric, k) answered by several seeds: all seeds' answers pooled,
+    with the two-way bootstrap interval (see stats.pooled_ci)."""
+    out = []
+    for (group, judge, metric), by_k in outcomes.items():
+        for k, by_seed in by_k.items():
+            if len(by_seed) > 1:
+                mean, lo, hi, n = pooled_ci(by_seed, rate=metric in RATE_METRICS)
+                out.append({"suite": group, "k": k, "seed": POOLED, "judge": judge, "metric": metric, "n": n,
+                            "value": round(mean, 4), "ci_low": round(lo, 4), "ci_high": round(hi, 4)})
+    return out
+
+
+def _metrics(group: str, kind: str, vs: list[tuple[str, dict]]) -> dict[str, dict[str, float]]:
+    """A judge's rates over the answers it could score, by prompt id; the unscorable ones are counted
+    on their own (``unscorable``: share of all answers), never as harmless or as compliance."""
+    scored = [(pid, v) for pid, v in vs if v["label"] is not None]
+    rate = lambda test: {pid: float(test(v["label"])) for pid, v in scored}  # noqa: E731
+    out = {"unscorable": {pid: float(v["label"] is None) for pid, v in vs}}
+    if not scored:
         return out
     if kind == "refusal":
-        out.append(row("refusal_rate", [lab != COMPLIANCE for lab in labels]))
-        out.append(row("full_refusal_rate", [lab == REFUSAL for lab in labels]))
+        out["refusal_rate"] = rate(lambda lab: lab != COMPLIANCE)
+        out["full_refusal_rate"] = rate(lambda lab: lab == REFUSAL)
         if group in HARMFUL_SUITES:
-            out.append(row("harmful_compliance", [lab == COMPLIANCE for lab in labels]))
-    elif kind == "harm" and any(lab in HARM_LABELS for lab in labels):
-        out.append(row("harmful_rate", [lab == "harmful" for lab in labels]))
-    scores = [v["score"] for v in vs if v["label"] is not None and v["score"] is not None]
+            out["harmful_compliance"] = rate(lambda lab: lab == COMPLIANCE)
+    elif kind == "harm" and any(v["label"] in HARM_LABELS for _, v in scored):
+        out["harmful_rate"] = rate(lambda lab: lab == "harmful")
+    scores = {pid: v["score"] for pid, v in scored if v["score"] is not None}
     if kind != "refusal" and scores:
-        out.append(row("mean_score", scores))
+        out["mean_score"] = scores
     return out
 
 

@@ -22,7 +22,7 @@ from ..data.mix import mix, write_mixtures
 from ..generate import generate, get_decoding
 from ..io import atomic_write_json, atomic_write_text
 from ..judge import judge
-from ..report import Point, build_report
+from ..report import Point, ReportOptions, build_report
 from ..train import train
 from .plan import MARKERS, Step, plan
 
@@ -69,8 +69,12 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
     points = [Point(s.k, s.seed, s.parent.path, s.path, capability=path.get(("capability", s.k, s.seed)),
                     quality=path.get(("quality", s.k, s.seed))) for s in done if s.stage == "judge"]
     baseline = cfg.quality.baseline_k if cfg.quality else 0
+    t = cfg.train
+    setup = (f"{cfg.model} + {t.method}, {cfg.data.n_general} {cfg.data.general} examples + k {cfg.data.safety} "
+             f"demonstrations, {t.epochs:g} epoch(s), lr {t.learning_rate:g}, {len(cfg.seeds)} seed(s)")
+    options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup)
     return build_report(points, run_dir / "report", title=f"safemix report: {cfg.name} ({cfg.model})",
-                        baseline_k=baseline)
+                        baseline_k=baseline, options=options)
 
 
 def describe(steps: list[Step]) -> str:
