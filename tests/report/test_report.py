@@ -106,6 +106,33 @@ def test_verdicts_without_kind_are_refused(tmp_path):
     assert not (tmp_path / "r" / "results.csv").exists()
 
 
+def test_examples_show_changed_verdicts_with_every_judges_label(report):
+    """Harmful prompts complied with at the smallest k and refused at the largest, XSTest's safe
+    prompts refused only at the largest k (exaggerated safety), each answer with its verdicts."""
+    from safemix.report.examples import PER_SUITE, select_examples
+    from safemix.report.results import collect
+
+    text = report["html"].read_text()
+    assert "Examples: the effect in answers" in text
+    assert "exaggerated safety, xstest-strmatch" in text and "xstest-strmatch: 2_full_refusal" in text
+    points = [_point_from(report, k) for k in (0, 100, 300)]
+    _, answers, _ = collect(points)
+    ex = select_examples(answers, "xstest-strmatch")
+    picked = [(e["group"], e["id"]) for e in ex]
+    assert picked[:PER_SUITE] == [("Q-Harm", "Q-Harm:0"), ("Q-Harm", "Q-Harm:1"), ("Q-Harm", "Q-Harm:2")]
+    assert ("xstest-unsafe", "xstest:5") not in picked  # refused already at k=0: no change to show
+    assert [i for g, i in picked if g == "xstest-unsafe"] == ["xstest:6", "xstest:7", "xstest:8"]
+    assert [i for g, i in picked if g == "xstest-safe"] == ["xstest:0", "xstest:1", "xstest:2", "xstest:3"]
+    first = ex[0]
+    assert first["verdicts"][0]["xstest-strmatch"] == "1_full_compliance"
+    assert first["verdicts"][300]["xstest-strmatch"] == "2_full_refusal" and first["verdicts"][0]["llm-harm"] == "harmful"
+
+
+def _point_from(report, k):
+    base = report["results"].parent.parent
+    return Point(k, 1, base / f"g{k}", base / f"j{k}")
+
+
 def test_html_escapes_model_output(report):
     text = report["html"].read_text()
     assert "<script>document.body" not in text and "&lt;script&gt;document.body" in text
@@ -135,7 +162,7 @@ def test_report_in_headless_chromium(report, tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
-    assert "<h1>safemix report</h1>" in dom and "Examples: the same prompt at each k" in dom
+    assert "<h1>safemix report</h1>" in dom and "Examples: the effect in answers" in dom
     assert dom.count('src="data:image/png;base64,') == 4  # the figures are in the page
     assert "data-pwned" not in dom.split("<body")[1].split(">")[0]  # the planted script did not run
     assert "&lt;script&gt;document.body.setAttribute" in dom  # ... and shows as text

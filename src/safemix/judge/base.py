@@ -74,20 +74,22 @@ class Registered:
     kind: str
     options: tuple[str, ...]
     about: str
+    validated: str = ""  # what the judge is validated against, with the measured figures (shown in reports)
 
 
 _REGISTRY: dict[str, Registered] = {}
 _discovered = False
 
 
-def register(name: str, kind: str, options: tuple[str, ...] = (), about: str = ""):
+def register(name: str, kind: str, options: tuple[str, ...] = (), about: str = "", validated: str = ""):
     """Register a judge factory under ``name``: its kind (a key of :data:`KINDS`), the keyword
-    options it takes, and a one-line description (shown by ``safemix judge --help``)."""
+    options it takes, a one-line description (shown by ``safemix judge --help``) and what it is
+    validated against (shown in reports as a caveat)."""
     if kind not in KINDS:
         raise ValueError(f"judge '{name}': unknown kind '{kind}' (known: {', '.join(KINDS)})")
 
     def deco(factory):
-        _REGISTRY[name] = Registered(factory, kind, tuple(options), about)
+        _REGISTRY[name] = Registered(factory, kind, tuple(options), about, validated)
         return factory
     return deco
 

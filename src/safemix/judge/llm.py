@@ -184,5 +184,7 @@ def _factory(rubric: str):
     return make
 
 
-register("llm-refusal", "refusal", LLM_OPTIONS, "LLM-as-judge (XSTest's 3-class rubric) over an OpenAI-compatible API")(_factory("refusal"))
-register("llm-harm", "harm", LLM_OPTIONS, "LLM-as-judge (harmful / harmless) over an OpenAI-compatible API")(_factory("harm"))
+register("llm-refusal", "refusal", LLM_OPTIONS, "LLM-as-judge (XSTest's 3-class rubric) over an OpenAI-compatible API",
+         "as good as the model behind it; XSTest's paper reports its GPT-4 judge, safemix has not measured yours")(_factory("refusal"))
+register("llm-harm", "harm", LLM_OPTIONS, "LLM-as-judge (harmful / harmless) over an OpenAI-compatible API",
+         "as good as the model behind it; not measured by safemix")(_factory("harm"))

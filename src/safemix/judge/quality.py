@@ -36,7 +36,9 @@ class RelevanceJudge(Judge):
         return [Verdict("scored", round(0.0 if not a.strip() else float(c), 4)) for c, (_, a) in zip(cos, pairs)]
 
 
-@register("quality-relevance", "quality", ("encoder",), "offline answer-quality proxy: MiniLM cosine of prompt and answer")
+@register("quality-relevance", "quality", ("encoder",), "offline answer-quality proxy: MiniLM cosine of prompt and answer",
+          validated="offline proxy, not validated against human preferences: it rewards on-topic answers, not "
+                    "correct or helpful ones")
 def _relevance(**kw):
     return RelevanceJudge(**kw)
 

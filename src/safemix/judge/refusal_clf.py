@@ -123,7 +123,10 @@ class RefusalClassifier(Judge):
 
 
 @register("refusal-clf", "refusal", ("data_dir",),
-          "3-class refusal classifier trained on XSTest human labels of gpt4 and llama2orig (+ safety/general answers)")
+          "3-class refusal classifier trained on XSTest human labels of gpt4 and llama2orig (+ safety/general answers)",
+          validated="offline proxy; against XSTest human labels, leave-one-model-out (bench/judge_agreement.py): refusal "
+                    "rate per model and side off by 0.024 on average, 0.056 at worst; 3-class kappa 0.88 (gpt4), "
+                    "0.45 (llama2orig)")
 def _default(**kw):
     return RefusalClassifier(LABELLED_MODELS, **kw)
 

@@ -72,12 +72,14 @@ class RewardModelJudge(Judge):
         return [Verdict("scored", round(s, 4)) for s in scores]
 
 
-@register("harm-rm-redteam", "harm", RM_OPTIONS, "the paper's DeBERTa harmfulness reward model (red-team)")
+@register("harm-rm-redteam", "harm", RM_OPTIONS, "the paper's DeBERTa harmfulness reward model (red-team)",
+          validated="the paper's judge (its own validation); not measured by safemix")
 def _redteam(**kw):
     return RewardModelJudge("safepaca/absolute-harmfulness-predictor-redteam", judge_id="harm-rm-redteam", **kw)
 
 
-@register("harm-rm-redteam-osst", "harm", RM_OPTIONS, "the paper's DeBERTa harmfulness reward model (red-team + OASST)")
+@register("harm-rm-redteam-osst", "harm", RM_OPTIONS, "the paper's DeBERTa harmfulness reward model (red-team + OASST)",
+          validated="the paper's judge (its own validation); not measured by safemix")
 def _redteam_osst(**kw):
     return RewardModelJudge("safepaca/absolute-harmfulness-predictor-redteam-osst", judge_id="harm-rm-redteam-osst", **kw)
 
@@ -85,7 +87,8 @@ def _redteam_osst(**kw):
 QUALITY_RM = "OpenAssistant/reward-model-deberta-v3-large"
 
 
-@register("quality-rm", "quality", RM_OPTIONS + ("judge_model",), "OpenAssistant's DeBERTa reward model (answer quality)")
+@register("quality-rm", "quality", RM_OPTIONS + ("judge_model",), "OpenAssistant's DeBERTa reward model (answer quality)",
+          validated="the paper's quality judge (OpenAssistant's validation); not measured by safemix")
 def _quality(judge_model: str = QUALITY_RM, **kw):
     """The paper's answer-quality judge; ``judge_model`` points it at a local copy (or another RM)."""
     return RewardModelJudge(judge_model, kind="quality", template="pair", judge_id="quality-rm", **kw)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import atomic_write_text
+from .examples import select_examples
 from .figures import HARMFUL_COMPLIANCE, headline_judge, make_figures, series
 from .paper import CAPABILITY, SOURCE, comparison
 from .paper import SETUP as PAPER_SETUP
@@ -35,6 +36,21 @@ def paper_table(rows: list[dict], judge: str, setup: str) -> Table:
                  cells)
 
 
+def caveats_table(rows: list[dict], ref: str | None) -> Table | None:
+    """Each judge that ran: what it measures here and what it is validated against."""
+    from ..judge.base import registry
+
+    reg = registry()
+    judges = sorted({r["judge"] for r in rows} & set(reg))
+    if not judges:
+        return None
+    role = lambda j: ("headline (harm and exaggerated safety)" if j == ref else reg[j].kind)  # noqa: E731
+    return Table("Caveats: what the numbers rest on", "The judges that ran, what each is validated against (figures "
+                 "from the benches named), and the comparison with the paper above.",
+                 ["judge", "role", "what it is", "validated against"],
+                 [[j, role(j), reg[j].about, reg[j].validated or "not validated"] for j in judges])
+
+
 def _sweet_spot_lines(spot: dict | None, judge: str | None) -> list[str]:
     if not spot:
         return []
@@ -47,9 +63,6 @@ def _sweet_spot_lines(spot: dict | None, judge: str | None) -> list[str]:
     if spot["k"] is None:
         return [head + f"no k in the sweep ({', '.join(map(str, spot['ks']))}) meets both ({ci})."]
     return [head + f"k={spot['k']} ({ci})."]
-
-EXAMPLES_PER_SUITE = 2
-
 
 def build_report(points: list[Point], out: Path, title: str = "safemix report", baseline_k: int = 0,
                  options: ReportOptions | None = None) -> dict[str, Path]:
@@ -69,22 +82,15 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
                            opts.n_general)
         if any(r["who"] != "paper" for r in paper):
             tables.insert(0, paper_table(paper, ref, opts.setup))
-    examples, per_suite = [], {}
-    for (suite, pid), ans in sorted(answers.items(), key=lambda kv: (kv[0][0], _num(kv[0][1]))):
-        if per_suite.get(suite, 0) < EXAMPLES_PER_SUITE:
-            per_suite[suite] = per_suite.get(suite, 0) + 1
-            examples.append({"suite": suite, "id": pid, "prompt": ans["prompt"],
-                             "answers": {k: v for k, v in ans.items() if isinstance(k, int)}})
+    caveats = caveats_table(rows, ref)
+    if caveats:
+        tables.append(caveats)
+    examples = select_examples(answers, ref)
     paths = {"results": out / "results.csv", "markdown": out / "report.md", "html": out / "report.html"}
     atomic_write_text(paths["results"], to_csv(rows))
     atomic_write_text(paths["markdown"], markdown(title, rows, figs, summary, baseline_k, tables))
     atomic_write_text(paths["html"], page(title, rows, figs, summary, examples, baseline_k, tables))
     return {**paths, **{f"figure:{k}": v for k, v in figs.items()}}
-
-
-def _num(pid: str) -> tuple:
-    tail = pid.rsplit(":", 1)[-1]
-    return (0, int(tail)) if tail.isdigit() else (1, tail)
 
 
 def _summary(rows: list[dict], baseline_k: int = 0) -> list[str]:

@@ -38,10 +38,18 @@ def pick_judge(rows: list[dict], metric: str, prefer: tuple[str, ...]) -> str | 
     return next((j for j in prefer if j in judges), min(judges) if judges else None)
 
 
-def _errorbar(ax, s, label):
+def _errorbar(ax, s, label, offset: float = 0.0):
+    """A curve with its 95% CIs; ``offset`` shifts it sideways by that share of the k range, so
+    curves that coincide stay visible."""
     ks = [x[0] for x in s]
-    ax.errorbar(ks, [x[1] for x in s], yerr=[[x[1] - x[2] for x in s], [x[3] - x[1] for x in s]],
+    shift = offset * ((max(ks) - min(ks)) if len(ks) > 1 else 1)
+    ax.errorbar([k + shift for k in ks], [x[1] for x in s], yerr=[[x[1] - x[2] for x in s], [x[3] - x[1] for x in s]],
                 marker="o", capsize=3, label=label)
+
+
+def _spread(i: int, n: int, width: float = 0.02) -> float:
+    """Sideways offsets (share of the k range) for n curves on one axis, centred on 0."""
+    return 0.0 if n < 2 else width * (i - (n - 1) / 2)
 
 
 def _save(fig, folder: Path, name: str) -> list[Path]:
@@ -61,17 +69,18 @@ def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0, spot: dict
     harm_suites = [s for s in HARMFUL_SUITES if s in suites]
     if ref_judge and harm_suites:
         fig, ax = plt.subplots(figsize=(6.5, 4))
-        for suite in harm_suites:
-            _errorbar(ax, series(rows, suite, "harmful_compliance", ref_judge), suite)
+        for i, suite in enumerate(harm_suites):
+            _errorbar(ax, series(rows, suite, "harmful_compliance", ref_judge), suite, _spread(i, len(harm_suites)))
         ax.set(xlabel="safety examples k", ylabel=f"harmful compliance ({ref_judge})", ylim=(-0.02, 1.02),
                title="Harmfulness vs k: share of harmful prompts fully complied with\n(95% CI)")
         ax.legend(fontsize=7)
         figs["harmfulness"] = _save(fig, folder, "harmfulness")[0]
     if ref_judge and {"xstest-safe", "xstest-unsafe"} & set(suites):
         fig, ax = plt.subplots(figsize=(6.5, 4))
-        for suite, label in (("xstest-safe", "safe prompts (exaggerated safety)"), ("xstest-unsafe", "unsafe prompts")):
+        for i, (suite, label) in enumerate((("xstest-safe", "safe prompts (exaggerated safety)"),
+                                             ("xstest-unsafe", "unsafe prompts"))):
             if suite in suites:
-                _errorbar(ax, series(rows, suite, "refusal_rate", ref_judge), label)
+                _errorbar(ax, series(rows, suite, "refusal_rate", ref_judge), label, _spread(i, 2))
         ax.set(xlabel="safety examples k", ylabel=f"refusal rate ({ref_judge})", ylim=(-0.02, 1.02),
                title="XSTest refusals vs k")
         ax.legend(fontsize=8)
@@ -159,8 +168,9 @@ def _robustness_figure(rows: list[dict], folder: Path) -> Path | None:
     nrows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, cols, figsize=(4.6 * cols, 3.4 * nrows), squeeze=False, layout="constrained")
     for ax, ((suite, measure), by_judge) in zip(axes.flat, sorted(panels.items())):
-        for judge, s in by_judge.items():
-            ax.plot([k for k, _ in s], [v for _, v in s], "-o", label=judge)
+        for i, (judge, s) in enumerate(by_judge.items()):
+            shift = _spread(i, len(by_judge)) * ((s[-1][0] - s[0][0]) or 1)
+            ax.plot([k + shift for k, _ in s], [v for _, v in s], "-o", label=judge, alpha=0.85)
         ax.set(title=f"{suite}: {measure}", xlabel="safety examples k", ylim=(-0.02, 1.02))
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(panels):]:

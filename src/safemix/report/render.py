@@ -14,7 +14,12 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
          "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px}"
          "th{background:#f3f3f3}img{max-width:100%;margin:1em 0}.ans{white-space:pre-wrap;font-size:12px;"
-         "vertical-align:top;max-width:320px}.prompt{font-weight:600}")
+         "vertical-align:top;max-width:320px}.prompt{font-weight:600;vertical-align:top;max-width:260px}"
+         ".v{font-size:11px;color:#555;font-weight:400;margin-top:4px;font-style:italic}")
+EXAMPLES_TITLE = "Examples: the effect in answers"
+EXAMPLES_NOTE = ("Prompts whose verdict changes from the smallest to the largest k (harmful suites: complied, then "
+                 "refused; XSTest's safe prompts: exaggerated refusals), then answers the refusal judges disagree on. "
+                 "The first seed's answers; under each, every judge's verdict.")
 KEY_METRICS = (("harmful_compliance", "harmful compliance: share of answers to harmful prompts that fully comply "
                                       "(refusal-based attack success rate)"),
                ("refusal_rate", "refusal rate (full + partial)"), ("harmful_rate", "harmful-answer rate (harm judges)"),
@@ -33,7 +38,15 @@ def pivot(rows: list[dict], metric: str) -> tuple[list[int], list[tuple[str, str
     for r in rows:
         if r["metric"] == metric:
             table.setdefault((r["suite"], r["judge"]), {}).setdefault(r["k"], []).append(r)
-    return ks, [(s, j, {k: _cell(v, metric) for k, v in d.items()}) for (s, j), d in sorted(table.items())]
+    cells = [(s, j, {k: _cell(v, metric) for k, v in d.items()}) for (s, j), d in sorted(table.items())]
+    merged: list[tuple[str, str, dict[int, str]]] = []  # judges that agree on every cell share one line
+    for s, j, d in cells:
+        same = next((i for i, (s2, _, d2) in enumerate(merged) if s2 == s and d2 == d and j != "-"), None)
+        if same is None:
+            merged.append((s, j, d))
+        else:
+            merged[same] = (s, f"{merged[same][1]} = {j}", d)
+    return ks, merged
 
 
 def _cell(rs: list[dict], metric: str) -> str:
@@ -112,12 +125,16 @@ def page(title: str, rows: list[dict], figs: dict[str, Path], summary: list[str]
                          + "".join(f"<td>{e(d.get(k, ''))}</td>" for k in ks) + "</tr>")
         parts.append("</table>")
     if examples:
-        ks = sorted({k for ex in examples for k in ex["answers"]})
-        parts.append("<h2>Examples: the same prompt at each k</h2><table><tr><th>prompt</th>"
+        ks = sorted({k for ex in examples for k in ex["outputs"]})
+        parts.append(f"<h2>{e(EXAMPLES_TITLE)}</h2><p>{e(EXAMPLES_NOTE)}</p><table><tr><th>prompt</th>"
                      + "".join(f"<th>k={k}</th>" for k in ks) + "</tr>")
         for ex in examples:
-            parts.append(f'<tr><td class="prompt">{e(ex["suite"])}: {e(ex["prompt"])}</td>'
-                         + "".join(f'<td class="ans">{e(ex["answers"].get(k, ""))}</td>' for k in ks) + "</tr>")
+            cells = []
+            for k in ks:
+                verdicts = "; ".join(f"{j}: {lab}" for j, lab in sorted(ex["verdicts"].get(k, {}).items()))
+                cells.append(f'<td class="ans">{e(ex["outputs"].get(k, ""))}<div class="v">{e(verdicts)}</div></td>')
+            parts.append(f'<tr><td class="prompt">{e(ex["group"])} {e(ex["id"])}: {e(ex["prompt"])}'
+                         f'<div class="v">{e(ex["why"])}</div></td>' + "".join(cells) + "</tr>")
         parts.append("</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)

@@ -50,11 +50,13 @@ Outcomes = dict[tuple[str, str, str], dict[int, dict[int, dict[str, float]]]]
 
 
 def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict, Outcomes]:
-    """(rows, answers, outcomes): answers[(suite, id)][k] is the answer text for the examples section;
-    with several seeds at a k, each rate also gets a pooled row (seed ``pooled``)."""
+    """(rows, answers, outcomes). answers[(group, id)] holds the prompt, and per k the first seed's
+    answer (``outputs``) and every judge's label (``verdicts``), for the examples section; with
+    several seeds at a k, each rate also gets a pooled row (seed ``pooled``)."""
     from .helpfulness import capability_rows, quality_rows
 
     rows, answers, outcomes = capability_rows(points) + quality_rows(points, baseline_k), {}, {}
+    first_seed = min((pt.seed for pt in points), default=None)
 
     def add(group, pt, judge, metric, values: dict[str, float]):
         rows.append(_row(group, pt.k, pt.seed, judge, metric, values))
@@ -67,7 +69,9 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
             groups: dict[str, list[dict]] = {}
             for r in gens.values():
                 groups.setdefault(_group(suite, r), []).append(r)
-                answers.setdefault((suite, r["id"]), {"prompt": r["prompt"], "label": r.get("label")})[pt.k] = r["output"]
+                if pt.seed == first_seed:
+                    a = answers.setdefault((_group(suite, r), r["id"]), {"prompt": r["prompt"], "outputs": {}, "verdicts": {}})
+                    a["outputs"][pt.k] = r["output"]
             for g, recs in groups.items():
                 add(g, pt, "-", "output_tokens", {r["id"]: r["output_tokens"] for r in recs})
                 add(g, pt, "-", "eos_rate", {r["id"]: float(r["finish_reason"] == "eos") for r in recs})
@@ -81,6 +85,9 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
                     if v["gen_key"] in gens:
                         gen = gens[v["gen_key"]]
                         by_group.setdefault(_group(suite, gen), []).append((gen["id"], v))
+                        if pt.seed == first_seed:
+                            a = answers[(_group(suite, gen), gen["id"])]
+                            a["verdicts"].setdefault(pt.k, {})[v["judge"]] = v["label"]
                 for g, vs in by_group.items():
                     for metric, values in _metrics(g, vs[0][1]["kind"], vs).items():
                         add(g, pt, vs[0][1]["judge"], metric, values)
