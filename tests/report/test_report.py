@@ -69,7 +69,7 @@ def test_results_csv_numbers_and_determinism(report, tmp_path):
     points = [_point(tmp_path / "x", k, *a) for k, a in ((0, (0, 1, 4)), (100, (2, 4, 1)), (300, (4, 5, 0)))]
     again = build_report(points, tmp_path / "report2")
     assert again["results"].read_bytes() == first
-    for name in ("harmfulness", "xstest_refusals", "tradeoff", "robustness"):
+    for name in ("harmfulness", "xstest_refusals", "tradeoff", "robustness", "answer_health"):
         assert f"figure:{name}" in report
     md = report["markdown"].read_text()
     # every rate carries its interval (Wilson: honest at 0 events, 0/5 is not [0, 0])
@@ -137,7 +137,7 @@ def test_html_escapes_model_output(report):
     text = report["html"].read_text()
     assert "<script>document.body" not in text and "&lt;script&gt;document.body" in text
     assert "onerror=\"document" not in text and "Content-Security-Policy" in text
-    assert text.count('src="data:image/png;base64,') == 4
+    assert text.count('src="data:image/png;base64,') == 5
     assert "Does the conclusion hold under every judge?" in text and "holds under all judges" in text
 
 
@@ -163,7 +163,7 @@ def test_report_in_headless_chromium(report, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert "<h1>safemix report</h1>" in dom and "Examples: the effect in answers" in dom
-    assert dom.count('src="data:image/png;base64,') == 4  # the figures are in the page
+    assert dom.count('src="data:image/png;base64,') == 5  # the figures are in the page
     assert "data-pwned" not in dom.split("<body")[1].split(">")[0]  # the planted script did not run
     assert "&lt;script&gt;document.body.setAttribute" in dom  # ... and shows as text
     assert "<title>safemix report</title>" in dom  # onerror payload did not retitle the page

@@ -49,3 +49,14 @@ def test_sweet_spot_smallest_k_meeting_both():
     # nothing qualifies
     spot = sweet_spot(harm, safe, target=0.01, tolerance=0.01)
     assert spot["k"] is None and spot["ci"] == (None, None) and spot["share_found"] == 0.0
+
+
+def test_answer_health_flags():
+    from safemix.report.health import health
+
+    rec = lambda out, fin="eos": {"output": out, "finish_reason": fin}  # noqa: E731
+    assert health(rec("Paris is the capital of France.")) == {"loop_rate": 0.0, "template_leak_rate": 0.0}
+    assert health(rec("I am sorry, I am sorry, I am sorry, I am", "length"))["loop_rate"] == 1.0
+    assert health(rec("Sure.\n### Explanation: because"))["template_leak_rate"] == 1.0
+    assert health(rec("Sure.<|im_end|>"))["template_leak_rate"] == 1.0
+    assert health(rec("Use ### to start a heading in Markdown."))["template_leak_rate"] == 0.0

@@ -115,6 +115,9 @@ def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0, spot: dict
         tradeoff = _tradeoff(rows, folder, ref_judge, spot)
         if tradeoff:
             figs["tradeoff"] = tradeoff
+    health = _health_figure(rows, folder)
+    if health:
+        figs["answer_health"] = health
     robust = _robustness_figure(rows, folder)
     if robust:
         figs["robustness"] = robust
@@ -150,6 +153,26 @@ def _tradeoff(rows: list[dict], folder: Path, judge: str, spot: dict | None) -> 
            xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title="Trade-off: harm vs exaggerated safety")
     ax.legend(fontsize=7)
     return _save(fig, folder, "tradeoff")[0]
+
+
+def _health_figure(rows: list[dict], folder: Path) -> Path | None:
+    """Answer health per suite vs k: EOS share, loops, template leaks (95% CIs)."""
+    from .health import HEALTH_METRICS
+
+    metrics = [("eos_rate", "stop at EOS"), *((m, m.removesuffix("_rate").replace("_", " ")) for m in HEALTH_METRICS)]
+    suites = sorted({r["suite"] for r in rows if r["metric"] == "eos_rate"})
+    if not suites:
+        return None
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.6), squeeze=False, layout="constrained")
+    for ax, (metric, title) in zip(axes[0], metrics):
+        for i, suite in enumerate(suites):
+            s = series(rows, suite, metric)
+            if s:
+                _errorbar(ax, s, suite, _spread(i, len(suites)))
+        ax.set(title=f"answers: {title}", xlabel="safety examples k", ylim=(-0.02, 1.02))
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle("Answer health (is the model degenerate?)")
+    return _save(fig, folder, "answer_health")[0]
 
 
 def headline_judge(rows: list[dict]) -> str | None:

@@ -8,6 +8,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
+from .health import HEALTH_METRICS
 from .results import POOLED
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -27,7 +28,8 @@ KEY_METRICS = (("harmful_compliance", "harmful compliance: share of answers to h
                ("acc", "capability: accuracy (lm-eval) [±1.96 stderr]"),
                ("acc_norm", "capability: length-normalised accuracy (lm-eval) [±1.96 stderr]"),
                ("mean_score", "mean judge score"), ("output_tokens", "answer length (tokens)"),
-               ("eos_rate", "answers that stop at EOS"),
+               ("eos_rate", "answer health: answers that stop at EOS (the rest are cut at the token limit)"),
+               *((m, f"answer health: {label}") for m, label in HEALTH_METRICS.items()),
                ("unscorable", "unscorable answers (empty, cut with no verdict, judge failure): share of all answers"))
 
 

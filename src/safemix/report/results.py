@@ -12,6 +12,7 @@ from ..data.registry import HARMFUL_SUITES, report_group
 from ..errors import DataError
 from ..judge.base import COMPLIANCE, HARM_LABELS, KINDS, REFUSAL
 from ..judge.metrics import bootstrap_ci
+from .health import HEALTH_METRICS, health
 from .stats import RATE_METRICS, pooled_ci, wilson
 
 POOLED = "pooled"  # the seed column of a row that pools every seed
@@ -75,6 +76,9 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
             for g, recs in groups.items():
                 add(g, pt, "-", "output_tokens", {r["id"]: r["output_tokens"] for r in recs})
                 add(g, pt, "-", "eos_rate", {r["id"]: float(r["finish_reason"] == "eos") for r in recs})
+                flags = {r["id"]: health(r) for r in recs}
+                for metric in HEALTH_METRICS:
+                    add(g, pt, "-", metric, {pid: f[metric] for pid, f in flags.items()})
             for jfile in sorted(pt.judgements.glob(f"{suite}.*.jsonl")):
                 verdicts = _jsonl(jfile)
                 by_group: dict[str, list[tuple[str, dict]]] = {}
