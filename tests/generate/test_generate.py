@@ -130,3 +130,36 @@ def test_limits_per_suite_and_per_xstest_half(shared_data):
         GenerateSection(suites=["q-harm"], limit_per_suite={"I-CoNa": 3})
     with pytest.raises(ValueError, match="limits must be > 0"):
         GenerateSection(suites=["q-harm"], limit_per_suite={"Q-Harm": 0})
+
+
+def test_adapters_load_from_safetensors_only_with_a_canonical_fingerprint(smollm, mixture_file, tmp_path):
+    """A pickle next to the adapter is refused (PEFT would torch.load it); the fingerprint covers
+    exactly the files loaded, in a canonical form (PEFT writes target_modules in any order); the
+    safetensors loader gives the same model as PEFT's own."""
+    import torch
+    from peft import PeftModel
+
+    from safemix.models import load_causal_lm
+    from safemix.models.adapter import apply_adapter
+    from safemix.train import TrainConfig, train
+
+    out = train(TrainConfig(max_steps=1, batch_size=2, micro_batch_size=2, cutoff_len=64, progress=False,
+                            learning_rate=1e-2), mixture_file, tmp_path / "a")
+    _, info, _ = load_backend(None, out, None, False)
+    cfg_path = out / "adapter" / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["target_modules"] = list(reversed(cfg["target_modules"]))
+    cfg_path.write_text(json.dumps(cfg, indent=4))
+    assert load_backend(None, out, None, False)[1]["adapter_fingerprint"] == info["adapter_fingerprint"]
+    x = torch.tensor([[1, 2, 3, 4, 5]])
+    ours = apply_adapter(load_causal_lm(smollm[0]), out / "adapter")(x).logits
+    peft = PeftModel.from_pretrained(load_causal_lm(smollm[0]), str(out / "adapter")).merge_and_unload()(x).logits
+    base = load_causal_lm(smollm[0])(x).logits
+    assert torch.allclose(ours, peft, atol=1e-5) and not torch.allclose(ours, base, atol=1e-3)
+    (out / "adapter" / "adapter_model.bin").write_bytes(b"\x80\x04pickle")
+    with pytest.raises(SafemixError, match=r"refusing pickle weight files adapter_model.bin"):
+        load_backend(None, out, None, False)
+    (out / "adapter" / "adapter_model.bin").unlink()
+    (out / "adapter" / "adapter_model.safetensors").rename(out / "adapter" / "other.safetensors")
+    with pytest.raises(SafemixError, match=r"no adapter_model.safetensors"):
+        load_backend(None, out, None, False)

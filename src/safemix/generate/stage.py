@@ -12,7 +12,9 @@ from ..data.registry import report_group
 from ..data.select import hash_order
 from ..errors import SafemixError
 from ..formats import get_format
+from ..markers import clear_done, mark_done
 from ..models import fingerprint, load_causal_lm, load_tokenizer, resolve_model
+from ..models.adapter import PICKLE_SUFFIXES, adapter_fingerprint, apply_adapter, check_adapter
 from .presets import Decoding
 from .store import SuiteStore, record_key
 
@@ -28,8 +30,14 @@ def read_adapter(adapter: str | os.PathLike) -> tuple[dict, Path, str]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SafemixError(f"{manifest_path}: not a finished safemix train output ({type(exc).__name__}: {exc})") from None
     weights = folder / ("model" if kind == "full" else "adapter")
-    if not any(weights.glob("*.safetensors")):
-        raise SafemixError(f"{weights}: no .safetensors weights")
+    if kind == "full":
+        stray = sorted(p.name for p in weights.glob("*") if p.suffix in PICKLE_SUFFIXES)
+        if stray:
+            raise SafemixError(f"{weights}: refusing pickle weight files {', '.join(stray)} (safetensors only)")
+        if not any(weights.glob("*.safetensors")):
+            raise SafemixError(f"{weights}: no .safetensors weights")
+    else:
+        check_adapter(weights)
     return manifest, weights, fmt
 
 
@@ -67,10 +75,11 @@ def resolve_trained(model: str | None, adapter) -> tuple[str, object, dict, Path
     return spec, ref, manifest, weights, trained_fmt
 
 
-def model_info(spec: str, ref, adapter, weights: Path | None) -> dict:
+def model_info(spec: str, ref, adapter, weights: Path | None, kind: str | None = None) -> dict:
     """What a result records about the model it came from."""
     return {"model": spec, "model_fingerprint": ref.fingerprint, "adapter": str(adapter) if adapter else None,
-            "adapter_fingerprint": fingerprint(weights) if weights else None}
+            "adapter_fingerprint": None if not weights else fingerprint(weights) if kind == "full"
+            else adapter_fingerprint(weights)}
 
 
 def load_merged(ref, manifest: dict, weights: Path | None, trust_remote_code: bool = False, dtype=None):
@@ -79,17 +88,13 @@ def load_merged(ref, manifest: dict, weights: Path | None, trust_remote_code: bo
         return load_causal_lm(type(ref)(ref.spec, str(weights), fingerprint(weights)), dtype=dtype,
                               trust_remote_code=trust_remote_code)
     lm = load_causal_lm(ref, dtype=dtype, trust_remote_code=trust_remote_code)
-    if weights is not None:
-        from peft import PeftModel
-
-        lm = PeftModel.from_pretrained(lm, str(weights)).merge_and_unload()
-    return lm
+    return apply_adapter(lm, weights) if weights is not None else lm
 
 
 def load_model(model: str | None = None, adapter=None, trust_remote_code: bool = False, dtype=None):
     """(model, tokenizer, info) for a base model and/or a ``safemix train`` output folder."""
     spec, ref, manifest, weights, _ = resolve_trained(model, adapter)
-    info = model_info(spec, ref, adapter, weights)
+    info = model_info(spec, ref, adapter, weights, manifest.get("kind"))
     lm = load_merged(ref, manifest, weights, trust_remote_code, dtype)
     return lm, load_tokenizer(ref, trust_remote_code), info
 
@@ -103,7 +108,7 @@ def load_backend(model: str | None, adapter, prompt_format: str | None, allow_fo
     if mismatch and not allow_format_mismatch:
         raise SafemixError(f"adapter {adapter} was trained with prompt format '{trained_fmt}', not '{fmt_name}' "
                            f"(pass --allow-format-mismatch to generate anyway)")
-    info = {**model_info(spec, ref, adapter, weights), "prompt_format": fmt_name, "format_mismatch": mismatch}
+    info = {**model_info(spec, ref, adapter, weights, manifest.get("kind")), "prompt_format": fmt_name, "format_mismatch": mismatch}
     if backend == "vllm":
         from .vllm import VLLMBackend
 
@@ -133,7 +138,8 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
     loaded = load_suites(suites, data_dir)
     be, info, fmt = _backend or load_backend(model, adapter, prompt_format, allow_format_mismatch, backend)
     out = Path(out)
-    paths = {}
+    clear_done(out)
+    paths, counts = {}, {}
     for name, suite in loaded.items():
         prompts = subsample(suite.records, limit_per_suite, seed)
         formatted = [fmt.render(p.prompt, p.input, getattr(be, "tok", None)) for p in prompts]
@@ -148,8 +154,9 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
             store.add([_record(prompts[i], formatted[i], keys[i], r, decoding, info) for i, r in zip(idx, results)])
             if progress:
                 progress(name, len(idx))
-        store.finalise(keys)
         paths[name] = store.path
+        counts[name] = len(store.finalise(keys))
+    mark_done(out, "generate", records=counts, decoding=decoding.to_dict())
     return paths
 
 
