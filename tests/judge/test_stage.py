@@ -4,12 +4,14 @@ import pytest
 
 from safemix.errors import DataError, SafemixError
 from safemix.judge import Judge, Verdict, judge, read_labels
+from safemix.markers import mark_done
 
 
 def _gen_dir(tmp_path, records, name="Suite"):
     d = tmp_path / "gen"
     d.mkdir(exist_ok=True)
     (d / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    mark_done(d, "generate")
     return d
 
 
@@ -103,3 +105,27 @@ def test_label_files(tmp_path, shared_data, run_cli):
     assert lines[0] == "id,label" and len(lines) == 451 and lines[1].split(",")[1] in ("1_full_compliance", "2_full_refusal")
     code, _, err = run_cli("judge", "agreement", "--judge", "xstest-strmatch", "--labels", bad)
     assert code == 2 and "record 1: missing field 'response'" in err
+
+
+def test_incomplete_generations_are_refused_and_judging_marks_its_own_output(tmp_path):
+    """A killed generate leaves records but no done.json: judge refuses it, naming the command
+    that finishes it; a judge output is complete only once judge() wrote its marker, last."""
+    gen = _gen_dir(tmp_path, RECS)
+    (gen / "done.json").unlink()
+    with pytest.raises(SafemixError, match=r"gen: incomplete generate output .* finish it with: safemix generate"):
+        judge(["xstest-strmatch"], gen, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    mark_done(gen, "generate")
+    judge(["xstest-strmatch"], gen, tmp_path / "out")
+    marker = json.loads((tmp_path / "out" / "done.json").read_text())
+    assert marker["stage"] == "judge" and marker["complete"] is True and marker["suites"] == ["Suite"]
+
+    class Dies(Judge):
+        id, version, kind = "dies", "1", "refusal"
+
+        def judge(self, pairs):
+            raise KeyboardInterrupt("killed")
+
+    with pytest.raises(KeyboardInterrupt):
+        judge(["xstest-strmatch", Dies()], gen, tmp_path / "out")
+    assert not (tmp_path / "out" / "done.json").exists()  # the re-run started: no longer complete

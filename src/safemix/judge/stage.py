@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import DataError, SafemixError
 from ..generate.store import SuiteStore
+from ..markers import clear_done, mark_done, require_done
 from .base import Judge, Verdict, get_judges
 from .learned import cache_key
 
@@ -61,6 +62,7 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
     """Score every generation file (or only those of ``suites``) with every judge; returns
     {(suite, judge id): path}."""
     files = generation_files(Path(generations))
+    require_done(Path(generations), "generate", f"safemix generate ... --out {generations}")
     if suites is not None:  # names match case-insensitively (q-harm -> Q-Harm.jsonl)
         wanted = {s.lower() for s in suites}
         missing = sorted(wanted - {f.stem.lower() for f in files})
@@ -74,6 +76,7 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
     if not objs:
         raise SafemixError("no judges given")
     out = Path(out)
+    clear_done(out)
     paths, failures = {}, Counter()
     for j in objs:
         for suite, recs in data.items():
@@ -91,6 +94,7 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
         total = sum(failures.values())
         detail = "; ".join(f"{jid} on {suite}: {n} x {err}" for (jid, suite, err), n in sorted(failures.items())[:5])
         raise JudgeFailures(f"{total} verdict(s) failed ({detail}); they are recorded in {out} and the next run retries them")
+    mark_done(out, "judge", judges=sorted({j.key for j in objs}), suites=sorted(data))
     return paths
 
 

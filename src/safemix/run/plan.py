@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RunConfig
+from ..markers import DONE
 
-MARKERS = {"mixture": "k{k}.manifest.json", "train": "manifest.json", "generate": "done.json", "judge": "done.json",
-           "capability": "capability.json", "quality": "done.json"}
+MARKERS = {"mixture": "k{k}.manifest.json", "train": "manifest.json", "generate": DONE, "judge": DONE,
+           "capability": "capability.json", "quality": DONE}
 
 
 def _key(*parts) -> str:
