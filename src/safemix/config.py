@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 from .errors import SafemixError
 from .train.config import TrainConfig
@@ -18,9 +20,9 @@ class _Strict(BaseModel):
 
 class DataSection(_Strict):
     general: str
-    n_general: int = Field(gt=0)
+    n_general: StrictInt = Field(gt=0)
     safety: str = "safety-tuned-llamas"
-    k: list[int]
+    k: list[StrictInt]
     strategy: Literal["random", "maxmin", "cluster"] = "random"
     data_dir: str | None = None
     allow_unpinned: bool = False  # download registry sets without a pinned sha256 (alpaca-cleaned)
@@ -118,9 +120,9 @@ class ReportSection(_Strict):
 
 
 class RunConfig(_Strict):
-    name: str
+    name: str  # a folder name under runs/, not a path
     model: str
-    seeds: list[int] = [1]
+    seeds: list[StrictInt] = Field([1], min_length=1)
     data: DataSection
     train: TrainConfig = TrainConfig()
     generate: GenerateSection = GenerateSection()
@@ -129,6 +131,13 @@ class RunConfig(_Strict):
     capability: CapabilitySection | None = None
     quality: QualitySection | None = None
     report: ReportSection = ReportSection()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", v):
+            raise ValueError(f"'{v}' must be a plain folder name (letters, digits, '.', '_', '-'), not a path")
+        return v
 
     @model_validator(mode="after")
     def _judges(self):
@@ -166,7 +175,28 @@ def load_run_config(path: str | Path) -> RunConfig:
     try:
         return RunConfig(**doc)
     except ValidationError as exc:
-        e = exc.errors()[0]
+        errors = exc.errors()
+        e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])  # a typo also makes a field "missing"
         where = ".".join(str(x) for x in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            known = _fields_at(e["loc"][:-1])
+            close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
+            msg = "unknown key" + (f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})")
         raise SafemixError(f"{path}: {where}: {msg}" if where else f"{path}: {msg}") from None
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys a config section accepts, by its location (() is the top level)."""
+    import typing
+
+    model = RunConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        inner = [a for a in (typing.get_args(field.annotation) or (field.annotation,)) if isinstance(a, type)]
+        model = next((a for a in inner if issubclass(a, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)

@@ -57,3 +57,20 @@ def test_eval_capability_and_quality_cli(run_cli, tmp_path):
     code, stdout, _ = run_cli("eval", "quality", "--baseline", tmp_path / "k0", "--candidate", tmp_path / "k100",
                               "--judge", "quality-relevance", "--out", tmp_path / "q")
     assert code == 0 and json.loads(stdout)["win_rate"] == 1.0
+
+
+def test_help_reads_like_a_normal_cli(run_cli):
+    code, out, _ = run_cli("run", "--help")
+    assert code == 0 and "Usage: safemix run [OPTIONS] CONFIG" in out
+    assert "--out PATH" in out and "--data-dir PATH" in out and "--only TEXT" in out
+    assert "<bool>" not in out and "<path>" not in out and "{config}" not in out.lower()
+
+
+def test_a_misspelled_config_key_names_the_nearest_key(run_cli, tmp_path):
+    cfg = tmp_path / "typo.yaml"
+    cfg.write_text("name: t\nmodel: smollm2-135m\ndata: {general: gpteacher-roleplay, n_genral: 10, k: [0]}\n")
+    code, _, err = run_cli("run", cfg)
+    assert code == 2 and err.strip() == f"error: {cfg}: data.n_genral: unknown key (did you mean n_general?)"
+    cfg.write_text("name: t\nmodel: smollm2-135m\ndata: {general: gpteacher-roleplay, n_general: 10, k: [0, true]}\n")
+    code, _, err = run_cli("run", cfg)
+    assert code == 2 and "data.k.1: Input should be a valid integer" in err

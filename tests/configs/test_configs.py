@@ -56,3 +56,12 @@ def test_config_errors_name_the_key(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(SafemixError, match=re.escape(message)):
         load_run_config(path)
+
+
+def test_run_name_is_a_name_not_a_path(tmp_path):
+    base = (Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml").read_text()
+    for bad in ("../../../x", "a/b", ".hidden", "/abs"):
+        path = tmp_path / "c.yaml"
+        path.write_text(base.replace("name: quickstart", f"name: '{bad}'"))
+        with pytest.raises(SafemixError, match=r"c.yaml: name: .* must be a plain folder name"):
+            load_run_config(path)

@@ -132,3 +132,20 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
     again = json.loads((killed / "run.json").read_text()) if (killed / "run.json").exists() else {}
     run(tiny_config, killed, progress=False)
     assert json.loads((killed / "run.json").read_text())["ran"] == 0 and again
+
+
+@pytest.mark.parametrize("change, message", [
+    ("k: [0, 8]", "data.k=99999 but safety-tuned-llamas has 2483 examples"),
+    ("n_general: 8", "data.n_general=99999 but gpteacher-roleplay has 1923 examples"),
+    ("suites: [q-harm, xstest]", "no-such-suite"),
+    ("model: smollm2-135m", "unknown model 'no/such/model'"),
+])
+def test_the_whole_sweep_is_checked_before_any_work(tiny_config, tmp_path, run_cli, change, message):
+    """A bad k, N, suite or model is found at load, before the first point trains."""
+    replace = {"k: [0, 8]": "k: [0, 99999]", "n_general: 8": "n_general: 99999",
+               "suites: [q-harm, xstest]": "suites: [q-harm, no-such-suite]", "model: smollm2-135m": "model: no/such/model"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(tiny_config.read_text().replace(change, replace[change]))
+    code, _, err = run_cli("run", bad, "--out", tmp_path / "run")
+    assert code == 2 and f"bad.yaml: " in err and message in err, err
+    assert not (tmp_path / "run").exists()

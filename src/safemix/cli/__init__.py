@@ -15,7 +15,7 @@ from .judge import app as judge_app
 from .run import report_cmd, run_cmd, status_cmd
 from .train import train_cmd
 
-app = typer.Typer(
+app = typer.Typer(rich_markup_mode=None, 
     name="safemix",
     help="Safety-tuning studies of instruction-following LLMs (Safety-Tuned LLaMAs, ICLR 2024).",
     no_args_is_help=True,
@@ -32,11 +32,32 @@ app.command("status")(status_cmd)
 app.command("report")(report_cmd)
 
 
+METAVARS = {"path": "PATH", "str": "TEXT", "int": "N", "float": "NUMBER"}
+
+
+def _plain_metavars(cmd) -> None:
+    """Help reads like a normal CLI: CONFIG and --out PATH, not {config} and --out <path>."""
+    for p in cmd.params:
+        if p.metavar is None and not getattr(p, "is_flag", False):
+            if getattr(p, "param_type_name", "") == "argument":
+                p.metavar = name = p.name.upper()
+                # typer 0.29 draws a required argument as {config} with a <path> tag; draw it as CONFIG
+                p._usage_display_name = lambda name=name: name
+                p.display_type_rich = lambda ctx=None: ""
+            else:
+                bare = p.bare_type() if hasattr(p, "bare_type") else ""
+                p.metavar = METAVARS.get(str(bare).lower(), str(bare).upper() or "VALUE")
+    for sub in getattr(cmd, "commands", {}).values():
+        _plain_metavars(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input prints one line ``error: ...`` to stderr and returns exit code 2."""
     warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation chatter
     try:
-        app(args=argv, prog_name="safemix")  # standalone mode: usage errors exit with code 2
+        cli = typer.main.get_command(app)
+        _plain_metavars(cli)
+        cli.main(args=argv, prog_name="safemix")  # standalone mode: usage errors exit with code 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except SafemixError as exc:

@@ -15,7 +15,7 @@ from ..errors import SafemixError
 from ..io import atomic_write_json
 from .options import DataDir
 
-app = typer.Typer(help="The data stage: data sets, mixtures and the leakage check.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="The data stage: data sets, mixtures and the leakage check.", no_args_is_help=True)
 err = Console(stderr=True)
 
 

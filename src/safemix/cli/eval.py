@@ -10,7 +10,7 @@ import typer
 
 from .options import BaseModel
 
-app = typer.Typer(help="Capability (lm-evaluation-harness) and answer-quality evaluation.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Capability (lm-evaluation-harness) and answer-quality evaluation.", no_args_is_help=True)
 
 
 @app.command("capability")

@@ -11,7 +11,7 @@ import typer
 from ..errors import SafemixError
 from .options import DataDir
 
-app = typer.Typer(help="The judge stage: harmfulness, refusal and quality judges.", invoke_without_command=True)
+app = typer.Typer(rich_markup_mode=None, help="The judge stage: harmfulness, refusal and quality judges.", invoke_without_command=True)
 
 
 def _judges(names: str, options: dict):

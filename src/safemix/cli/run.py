@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from .options import DataDir
+
 
 def run_cmd(
     config: Path = typer.Argument(..., help="Run config YAML (see configs/quickstart.yaml, configs/paper.yaml)."),
@@ -14,11 +16,12 @@ def run_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and what is already done; run nothing."),
     only: Optional[str] = typer.Option(None, help="Run one point, e.g. k=100 or k=100,seed=2 (one process per "
                                                   "point lets several GPUs or machines share a sweep)."),
+    data_dir: Optional[Path] = DataDir,
 ) -> None:
     """Run the whole sweep (mix -> train -> generate -> judge -> report); safe to kill and re-run."""
     from ..run import parse_only, run
 
-    run(config, out, dry_run=dry_run, only=parse_only(only))
+    run(config, out, dry_run=dry_run, only=parse_only(only), data_dir=data_dir)
 
 
 def status_cmd(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:

@@ -46,10 +46,8 @@ def execute(step: Step, cfg: RunConfig) -> None:
         g = cfg.generate
         generate(g.suites, step.path, get_decoding(g.preset, g.max_new_tokens, step.seed), adapter=step.parent.path,
                  batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend, data_dir=dd)
-        atomic_write_json(step.path / MARKERS["generate"], {"suites": g.suites})
     elif step.stage == "judge":
         judge(cfg.judges, step.parent.path, step.path, judge_kwargs={"data_dir": dd, **cfg.judge_options.given()})
-        atomic_write_json(step.path / MARKERS["judge"], {"judges": cfg.judges})
     elif step.stage == "capability":
         from ..capability import evaluate_capability
 
@@ -60,7 +58,6 @@ def execute(step: Step, cfg: RunConfig) -> None:
         q = cfg.quality
         judge([q.judge], step.parent.path, step.path, judge_kwargs={"data_dir": dd, "judge_model": q.judge_model},
               suites=[q.suite])
-        atomic_write_json(step.path / MARKERS["quality"], {"judge": q.judge, "suite": q.suite})
 
 
 def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
@@ -84,14 +81,47 @@ def describe(steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
+def preflight(cfg: RunConfig, config: str | Path) -> None:
+    """Everything that can be checked before any work: the data sets resolve and hold enough
+    examples for N and every k, the eval suites load, the model spec resolves, every judge and
+    capability task is known. An error names the config and what is wrong."""
+    from ..capability.tasks import parse_tasks
+    from ..data.load import load_instructions, load_suites
+    from ..errors import SafemixError
+    from ..judge.base import available
+    from ..models import resolve_model
+
+    dd, au = _data_dir(cfg), cfg.data.allow_unpinned
+    try:
+        general, safety = load_instructions(cfg.data.general, dd, au), load_instructions(cfg.data.safety, dd, au)
+        if cfg.data.n_general > len(general.records):
+            raise SafemixError(f"data.n_general={cfg.data.n_general} but {cfg.data.general} has {len(general.records)} examples")
+        if max(cfg.data.k) > len(safety.records):
+            raise SafemixError(f"data.k={max(cfg.data.k)} but {cfg.data.safety} has {len(safety.records)} examples")
+        load_suites(cfg.generate.suites, dd)
+        if cfg.quality and cfg.quality.judge not in available():
+            raise SafemixError(f"quality.judge: unknown judge '{cfg.quality.judge}' (known: {', '.join(available())})")
+        if cfg.capability:
+            parse_tasks(cfg.capability.tasks)
+        resolve_model(cfg.model)
+    except SafemixError as exc:
+        raise SafemixError(f"{config}: {exc}") from None
+
+
 def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool = False, only: dict | None = None,
-        progress: bool = True) -> Path:
+        progress: bool = True, data_dir: str | Path | None = None) -> Path:
+    """Run every step not yet done, then write the report. ``data_dir`` overrides the config's
+    data.data_dir (and $SAFEMIX_DATA_DIR); it is not part of any step key."""
     cfg = load_run_config(config)
+    if data_dir:
+        cfg.data.data_dir = str(data_dir)
     run_dir = Path(run_dir or Path("runs") / cfg.name)
     steps = plan(cfg, run_dir, only)
     if dry_run:
         print(describe(steps))
         return run_dir
+    if any(not s.done for s in steps):
+        preflight(cfg, config)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", Path(config).read_text())
     todo = [s for s in steps if not s.done]
