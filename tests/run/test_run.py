@@ -133,6 +133,21 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
     run(tiny_config, killed, progress=False)
     assert json.loads((killed / "run.json").read_text())["ran"] == 0 and again
 
+    # two processes on one run folder at once: each step has one writer (a lock per step), nothing
+    # is done twice or torn, and once both are finished the results equal a single process's
+    shared = tmp_path / "shared"
+    cmd = [sys.executable, "-m", "safemix", "run", str(tiny_config), "--out", str(shared)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    for log in shared.glob("train/*/train_log.jsonl"):
+        steps = [json.loads(x)["step"] for x in log.read_text().splitlines() if '"step"' in x]
+        assert steps == sorted(set(steps)), (log, steps)  # no step logged twice
+    assert not list(shared.glob("*/*.lock")) and not list(shared.glob("train/*.partial"))
+    run(tiny_config, shared, progress=False)  # finishes whatever the other process left (nothing, or the report)
+    assert (shared / "report" / "results.csv").read_text() == results
+
 
 @pytest.mark.parametrize("change, message", [
     ("k: [0, 8]", "data.k=99999 but safety-tuned-llamas has 2483 examples"),
@@ -149,3 +164,24 @@ def test_the_whole_sweep_is_checked_before_any_work(tiny_config, tmp_path, run_c
     code, _, err = run_cli("run", bad, "--out", tmp_path / "run")
     assert code == 2 and f"bad.yaml: " in err and message in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_step_lock_is_exclusive_and_dies_with_its_owner(tmp_path):
+    """A held lock keeps other processes out and shows who holds it; SIGKILL of the owner frees it."""
+    from safemix.run.lock import StepLock, holder
+
+    step = tmp_path / "train" / "abc"
+    code = ("import sys, time; from pathlib import Path; from safemix.run.lock import StepLock; "
+            "l = StepLock(Path(sys.argv[1])); assert l.acquire(); print('held', flush=True); time.sleep(60)")
+    owner = subprocess.Popen([sys.executable, "-c", code, str(step)], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout.readline().strip() == "held"
+    who = holder(step)
+    assert who and who["pid"] == owner.pid
+    with StepLock(step) as got:
+        assert not got
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    assert holder(step) is None
+    with StepLock(step) as got:
+        assert got and holder(step)["pid"] == os.getpid()
+    assert not (tmp_path / "train" / "abc.lock").exists()

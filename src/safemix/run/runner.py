@@ -24,6 +24,7 @@ from ..io import atomic_write_json, atomic_write_text
 from ..judge import judge
 from ..report import Point, ReportOptions, build_report
 from ..train import train
+from .lock import StepLock, holder
 from .plan import MARKERS, Step, plan
 
 console = Console(stderr=True)
@@ -77,7 +78,10 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
 def describe(steps: list[Step]) -> str:
     lines = [f"{'stage':<10} {'point':<16} {'status':<8} folder"]
     for s in steps:
-        lines.append(f"{s.stage:<10} {s.point:<16} {'done' if s.done else 'todo':<8} {s.path}")
+        who = None if s.done else holder(s.path)
+        state = "done" if s.done else "running" if who else "todo"
+        where = f"  (pid {who.get('pid')} on {who.get('host')})" if who else ""
+        lines.append(f"{s.stage:<10} {s.point:<16} {state:<8} {s.path}{where}")
     return "\n".join(lines)
 
 
@@ -129,13 +133,25 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, disable=not progress) as bar:
         task = bar.add_task("run", total=len(steps), completed=len(steps) - len(todo))
+        held = []
         for step in todo:
             bar.update(task, description=f"{step.stage:<8} {step.point}")
-            execute(step, cfg)
+            if step.parent is not None and not step.parent.done:
+                held.append(step)  # its input is still being made by another process
+                continue
+            with StepLock(step.path) as got:
+                if not got:
+                    held.append(step)
+                elif not step.done:  # another process may have finished it meanwhile
+                    execute(step, cfg)
             bar.advance(task)
     paths = report(cfg, run_dir)
-    atomic_write_json(run_dir / "run.json", {"config": cfg.name, "steps": len(steps), "ran": len(todo),
+    atomic_write_json(run_dir / "run.json", {"config": cfg.name, "steps": len(steps), "ran": len(todo) - len(held),
+                                             "held_by_others": len(held),
                                              "seconds_this_call": round(time.time() - started, 1)})
+    if held:
+        console.print(f"{len(held)} step(s) were running in another process and were left to it; run again when "
+                      "it is done to complete the report")
     console.print(f"report: {paths['html']}")
     return run_dir
 
