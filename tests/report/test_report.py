@@ -200,3 +200,14 @@ def test_seeds_pool_and_the_report_names_a_sweet_spot(tmp_path):
     assert "by xstest-strmatch): k=100 (" in md
     assert "## The paper beside this run" in md and "| paper | instruction-tuned (no safety data) | 0.92 | 0.02 |" in md
     assert "| this run | k=300 | 0.00 [0.00, " in md
+
+
+def test_a_torn_line_is_a_one_line_error_naming_file_and_record(tmp_path):
+    from safemix.errors import DataError
+
+    pt = _point(tmp_path, 0, 0, 1, 4)
+    f = pt.judgements / "xstest.xstest-strmatch.jsonl"
+    f.write_text(f.read_text() + '{"id": "xstest:10", "gen_key"\n')  # a torn last record
+    with pytest.raises(DataError, match=r"xstest.xstest-strmatch.jsonl: record 10: invalid JSON on line 11"):
+        build_report([pt], tmp_path / "r")
+    assert not (tmp_path / "r" / "results.csv").exists()

@@ -162,7 +162,7 @@ def test_the_whole_sweep_is_checked_before_any_work(tiny_config, tmp_path, run_c
     bad = tmp_path / "bad.yaml"
     bad.write_text(tiny_config.read_text().replace(change, replace[change]))
     code, _, err = run_cli("run", bad, "--out", tmp_path / "run")
-    assert code == 2 and f"bad.yaml: " in err and message in err, err
+    assert code == 2 and "bad.yaml: " in err and message in err, err
     assert not (tmp_path / "run").exists()
 
 

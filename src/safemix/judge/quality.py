@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.parse import iter_jsonl
 from ..errors import SafemixError
 from .base import Judge, Verdict, register
 from .metrics import bootstrap_ci
@@ -60,7 +61,6 @@ def compare_quality(baseline: str | Path, candidate: str | Path, out: str | Path
                     suite: str = "I-Alpaca", judge_model: str | None = None) -> dict:
     """Score two generation folders' answers to ``suite`` with a quality judge (into
     ``out/baseline`` and ``out/candidate``, cached) and write ``out/win_rate.json``."""
-    import json
 
     from ..io import atomic_write_json
     from .stage import judge as run_judge
@@ -70,7 +70,7 @@ def compare_quality(baseline: str | Path, candidate: str | Path, out: str | Path
     for name, folder in (("baseline", baseline), ("candidate", candidate)):
         paths = run_judge([judge], folder, out / name, judge_kwargs={"judge_model": judge_model}, suites=[suite])
         path = next(iter(paths.values()))
-        scores[name] = {v["id"]: v["score"] for v in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+        scores[name] = {v["id"]: v["score"] for _, v in iter_jsonl(path)}
     result = win_rate(scores["baseline"], scores["candidate"])
     if not result["n"]:
         raise SafemixError(f"{baseline} and {candidate}: no prompt of '{suite}' was answered by both")

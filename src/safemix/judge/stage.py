@@ -14,10 +14,10 @@ the stage raises :class:`JudgeFailures` with a one-line summary; a re-run retrie
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
+from ..data.parse import iter_jsonl
 from ..errors import DataError, SafemixError
 from ..generate.store import SuiteStore
 from ..markers import clear_done, mark_done, require_done
@@ -34,11 +34,7 @@ class JudgeFailures(SafemixError):
 
 def read_generations(path: Path) -> list[dict]:
     out = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"invalid JSON: {exc.msg}", i) from None
+    for i, rec in iter_jsonl(path):
         missing = [f for f in REQUIRED if not isinstance(rec, dict) or not isinstance(rec.get(f), str)]
         if missing:
             raise DataError(path, f"missing or non-string field(s) {', '.join(missing)}", i)

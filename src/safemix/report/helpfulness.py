@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from ..data.parse import iter_jsonl
 from ..judge.metrics import bootstrap_ci
 from ..judge.quality import win_rate
 
@@ -32,8 +33,7 @@ def _scores(pt) -> dict[tuple[str, str], dict[str, float]]:
     """{(suite, judge): {prompt id: score}} from a point's quality verdicts."""
     out: dict[tuple[str, str], dict[str, float]] = {}
     for f in sorted(pt.quality.glob("*.jsonl")) if pt.quality else []:
-        for line in f.read_text(encoding="utf-8").splitlines():
-            v = json.loads(line)
+        for _, v in iter_jsonl(f):
             if v.get("score") is not None:
                 out.setdefault((f.name.split(".", 1)[0], v["judge"]), {})[v["id"]] = v["score"]
     return out

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data.parse import iter_jsonl
 from ..data.registry import HARMFUL_SUITES, report_group
 from ..errors import DataError
 from ..judge.base import COMPLIANCE, HARM_LABELS, KINDS, REFUSAL
@@ -31,7 +31,8 @@ class Point:
 
 
 def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+    """Records of a finished step's JSONL; a torn or invalid line is a one-line error naming it."""
+    return [rec for _, rec in iter_jsonl(path)] if path.is_file() else []
 
 
 def _group(suite: str, rec: dict) -> str:
