@@ -74,3 +74,25 @@ def test_a_misspelled_config_key_names_the_nearest_key(run_cli, tmp_path):
     cfg.write_text("name: t\nmodel: smollm2-135m\ndata: {general: gpteacher-roleplay, n_general: 10, k: [0, true]}\n")
     code, _, err = run_cli("run", cfg)
     assert code == 2 and "data.k.1: Input should be a valid integer" in err
+
+
+def test_io_errors_and_bad_numbers_are_one_line_errors(run_cli, tmp_path, shared_data):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run_cli("data", "mix", "--general", "gpteacher-roleplay", "--n-general", "4", "--k", "0",
+                           "--data-dir", shared_data, "--leakage", "off", "--out", blocker / "sub")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
+    code, _, err = run_cli("data", "mix", "--general", "gpteacher-roleplay", "--n-general", "0", "--k", "0",
+                           "--data-dir", shared_data, "--out", tmp_path / "m")
+    assert code == 2 and "--n-general" in err and not (tmp_path / "m").exists()
+    code, _, err = run_cli("generate", "--model", "smollm2-135m", "--suites", "q-harm", "--limit-per-suite", "-2",
+                           "--out", tmp_path / "g")
+    assert code == 2 and "--limit-per-suite" in err and not (tmp_path / "g").exists()
+
+
+def test_bad_training_data_leaves_no_partial_folder(run_cli, tmp_path, smollm):
+    data = tmp_path / "d.json"
+    data.write_text('[{"instruction": "x", "input": "", "output": "' + "word " * 400 + '"}]')
+    code, _, err = run_cli("train", "--data", data, "--out", tmp_path / "out", "--cutoff-len", "16")
+    assert code == 2 and "no example keeps a response within cutoff_len=16" in err
+    assert not (tmp_path / "out.partial").exists() and not (tmp_path / "out").exists()

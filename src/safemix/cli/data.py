@@ -47,7 +47,7 @@ def mix_cmd(
     general: str = typer.Option(..., help="General instruction data: a registry name (e.g. alpaca-cleaned, "
                                           "gpteacher-roleplay) or an Alpaca JSON/JSONL file."),
     safety: str = typer.Option("safety-tuned-llamas", help="Safety demonstrations: registry name or file."),
-    n_general: int = typer.Option(..., "--n-general", help="Number of general examples N (shared by every k)."),
+    n_general: int = typer.Option(..., "--n-general", min=1, help="Number of general examples N (shared by every k)."),
     k: str = typer.Option(..., "--k", help="Comma-separated numbers of safety examples, e.g. 0,100,300."),
     seed: int = typer.Option(1, help="Seed for selection and shuffling."),
     strategy: str = typer.Option("random", help=f"Safety selection: {', '.join(D.STRATEGIES)}."),

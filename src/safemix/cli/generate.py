@@ -22,7 +22,7 @@ def generate_cmd(
     preset: str = typer.Option("paper", help="Decoding: paper (seed repo: 4-beam search, 128 new tokens), greedy, sample."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Override the preset's maximum new tokens."),
     batch_size: int = typer.Option(16, help="Prompts per batch (left-padded, sorted by length)."),
-    limit_per_suite: Optional[int] = typer.Option(None, help="Seeded subsample of at most this many prompts per suite."),
+    limit_per_suite: Optional[int] = typer.Option(None, min=1, help="Seeded subsample of at most this many prompts per suite."),
     seed: int = typer.Option(0, help="Seed for subsampling and the sample preset."),
     prompt_format: Optional[str] = typer.Option(None, help="alpaca or chat (default: the adapter's training format)."),
     allow_format_mismatch: bool = typer.Option(False, help="Allow a prompt format other than the adapter's (recorded)."),

@@ -75,6 +75,7 @@ def load_tokenizer(ref: ModelRef, trust_remote_code: bool = False):
 def load_causal_lm(ref: ModelRef, dtype=None, trust_remote_code: bool = False, quantization_config=None,
                    device_map=None):
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
@@ -83,5 +84,5 @@ def load_causal_lm(ref: ModelRef, dtype=None, trust_remote_code: bool = False, q
         return AutoModelForCausalLM.from_pretrained(
             ref.path, dtype=dtype or torch.float32, use_safetensors=True, trust_remote_code=trust_remote_code,
             quantization_config=quantization_config, device_map=device_map)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:
         raise SafemixError(f"cannot load model '{ref.spec}' from {ref.path}: {str(exc).splitlines()[0]}") from None

@@ -60,9 +60,9 @@ class SFTRecipe:
         self.ref = resolve_model(cfg.model)
         self.tok = load_tokenizer(self.ref, cfg.trust_remote_code)
         self.fmt = get_format(cfg.prompt_format, self.tok)
-        self._prepare_work_dir()
         torch.manual_seed(cfg.seed)
-        self._split_and_encode()
+        self._split_and_encode()  # validates the data before any folder is made
+        self._prepare_work_dir()
         self.model = self._build_model()
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
