@@ -105,6 +105,15 @@ def test_label_files(tmp_path, shared_data, run_cli):
     assert lines[0] == "id,label" and len(lines) == 451 and lines[1].split(",")[1] in ("1_full_compliance", "2_full_refusal")
     code, _, err = run_cli("judge", "agreement", "--judge", "xstest-strmatch", "--labels", bad)
     assert code == 2 and "record 1: missing field 'response'" in err
+    row = lambda i, label: json.dumps({"id": i, "prompt": "p", "response": "r", "label": label}) + "\n"  # noqa: E731
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text(row("a", "2_full_refusal") + row("a", "1_full_compliance"))
+    code, _, err = run_cli("judge", "agreement", "--judge", "xstest-strmatch", "--labels", dup)
+    assert code == 2 and "dup.jsonl: record 1: duplicate id 'a' (first at record 0)" in err
+    vocab = tmp_path / "vocab.jsonl"
+    vocab.write_text(row("a", "2_full_refusal") + row("b", "refused"))
+    code, _, err = run_cli("judge", "agreement", "--judge", "xstest-strmatch", "--labels", vocab)
+    assert code == 2 and "vocab.jsonl: record 1: label 'refused' is not one of xstest-strmatch's labels" in err
 
 
 def test_incomplete_generations_are_refused_and_judging_marks_its_own_output(tmp_path):

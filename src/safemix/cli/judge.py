@@ -74,10 +74,10 @@ def agreement_cmd(
     o = ctx.obj or {}
     rows = read_labels(labels)
     j, *rest = _judges(f"{judge},{against}" if against else judge, o)
-    report, preds = evaluate_judge(j, rows)
+    report, preds = evaluate_judge(j, rows, labels)
     if against:
         other = rest[0]
-        other_report, other_preds = evaluate_judge(other, rows)
+        other_report, other_preds = evaluate_judge(other, rows, labels)
         report["against"] = {"judge": other.id, "human": {k: other_report[k] for k in ("accuracy", "macro_f1", "kappa")},
                              "judge_vs_judge": judge_vs_judge(preds, other_preds)}
     if write_labels_to:

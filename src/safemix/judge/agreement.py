@@ -29,12 +29,23 @@ def read_labels(path: str | Path) -> list[dict]:
                      "label": field(rec, "label", path, i), "type": field(rec, "type", path, i, required=False) or None})
     if not rows:
         raise DataError(path, "no records (empty set)")
+    seen: dict[str, int] = {}
+    for i, r in enumerate(rows):
+        if r["id"] in seen:
+            raise DataError(path, f"duplicate id '{r['id']}' (first at record {seen[r['id']]})", i)
+        seen[r["id"]] = i
     return rows
 
 
-def evaluate_judge(j: Judge, rows: list[dict]) -> tuple[dict, list[str | None]]:
-    preds = [v.label for v in j.judge([(r["prompt"], r["response"]) for r in rows])]
+def evaluate_judge(j: Judge, rows: list[dict], source: str | Path = "labels") -> tuple[dict, list[str | None]]:
+    """The judge's agreement with the gold labels of ``rows`` (read from ``source``); a gold label
+    outside the judge's vocabulary is an error, not a miss."""
     vocab = REFUSAL_LABELS if j.kind == "refusal" else HARM_LABELS if j.kind == "harm" else None
+    for i, r in enumerate(rows):
+        if vocab and r["label"] not in vocab:
+            raise DataError(source, f"label '{r['label']}' is not one of {j.id}'s labels "
+                                                      f"({', '.join(vocab)})", i)
+    preds = [v.label for v in j.judge([(r["prompt"], r["response"]) for r in rows])]
     gold = [r["label"] for r in rows]
     report = agreement(gold, preds, vocab)
     by_type: dict[str, tuple[list, list]] = {}
