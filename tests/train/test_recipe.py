@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def test_full_finetune_writes_safetensors(smollm, mixture_file, tmp_path):
     assert (out / "model" / "model.safetensors").is_file() and json.loads((out / "manifest.json").read_text())["kind"] == "full"
 
 
-def test_kill_and_resume_matches_uninterrupted(smollm, mixture_file, tmp_path):
+def test_kill_and_resume_matches_uninterrupted(smollm, mixture_file, tmp_path, capsys):
     cfg = TrainConfig(max_steps=6, **TINY)
     ref = train(cfg, mixture_file, tmp_path / "straight")
     out = tmp_path / "killed"
@@ -70,6 +71,13 @@ def test_kill_and_resume_matches_uninterrupted(smollm, mixture_file, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "manifest.json").exists()  # nothing looks finished
+    # a copy whose checkpoint is garbage: resuming says so and restarts that training from step 0
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(out.with_name("killed.partial"), corrupt.with_name("corrupt.partial"))
+    (corrupt.with_name("corrupt.partial") / "checkpoint" / "trainable.safetensors").write_bytes(b"garbage" * 10)
+    restarted = train(cfg, mixture_file, corrupt, resume=True)
+    assert "cannot resume from the checkpoint" in capsys.readouterr().err
+    assert [json.loads(x)["step"] for x in (restarted / "train_log.jsonl").read_text().splitlines()] == [1, 2, 3, 4, 5, 6]
     resumed = train(cfg, mixture_file, out, resume=True)
     a, b = load_file(ref / "adapter" / "adapter_model.safetensors"), load_file(resumed / "adapter" / "adapter_model.safetensors")
     assert a.keys() == b.keys()

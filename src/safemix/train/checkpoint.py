@@ -48,7 +48,20 @@ def find_checkpoint(root: Path) -> Path | None:
     return None
 
 
+class CorruptCheckpoint(Exception):
+    """A checkpoint that cannot be read back (truncated, garbage, or from another model)."""
+
+
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
+    """Restore a checkpoint into model, optimizer and scheduler; returns the saved counters.
+    Any unreadable part raises :class:`CorruptCheckpoint` (the objects may be half-restored)."""
+    try:
+        return _load(path, model, optimizer, scheduler)
+    except Exception as exc:  # safetensors, unpickling, shapes, JSON: all mean "cannot resume from this"
+        raise CorruptCheckpoint(f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+
+
+def _load(path: Path, model, optimizer, scheduler) -> dict:
     tensors = load_file(str(path / "trainable.safetensors"))
     missing = set(n for n, p in model.named_parameters() if p.requires_grad) - set(tensors)
     if missing:
@@ -60,4 +73,7 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
     torch.set_rng_state(blob["rng"]["cpu"])
     if "cuda" in blob["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(blob["rng"]["cuda"])
-    return json.loads((path / "state.json").read_text())
+    state = json.loads((path / "state.json").read_text())
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise ValueError("state.json has no step counter")
+    return state

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from ..formats import get_format
 from ..io import atomic_write_json, atomic_write_text
 from ..models import load_causal_lm, load_tokenizer, resolve_model
 from .batches import collate, label_tokens, plan_epoch
-from .checkpoint import find_checkpoint, load_checkpoint, save_checkpoint, save_tensors, trainable_state
+from .checkpoint import CorruptCheckpoint, find_checkpoint, load_checkpoint, save_checkpoint, save_tensors, trainable_state
 from .config import TrainConfig
 from .examples import IGNORE, encode_all
 from .progress import Progress
@@ -295,6 +296,13 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, *, 
     if is_finished(out) and not overwrite:
         return out
     recipe = SFTRecipe(cfg, data, out, data_dir, resume)
-    recipe.setup()
+    try:
+        recipe.setup()
+    except CorruptCheckpoint as exc:
+        # a half-restored model cannot be trusted: drop the checkpoint and start this training afresh
+        print(f"warning: cannot resume from the checkpoint ({exc}); restarting this training from step 0",
+              file=sys.stderr)
+        recipe = SFTRecipe(cfg, data, out, data_dir, resume=False)
+        recipe.setup()
     recipe.train()
     return recipe.cleanup()
