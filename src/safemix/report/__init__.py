@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data.registry import HARMFUL_SUITES
 from ..io import atomic_write_text
 from .examples import select_examples
 from .figures import HARMFUL_COMPLIANCE, headline_judge, make_figures, series
@@ -112,6 +113,12 @@ def _summary(rows: list[dict], baseline_k: int = 0) -> list[str]:
         for j in judges:
             s = series(rows, suite, metric, j)
             lines.append(f"{suite} {metric} ({j}): " + ", ".join(f"k={k}: {v:.2f} [{lo:.2f}, {hi:.2f}]" for k, v, lo, hi in s))
+    general = sorted({r["suite"] for r in rows if r["metric"] == "refusal_rate" and r["suite"] not in HARMFUL_SUITES
+                      and not r["suite"].startswith("xstest")})
+    for suite in general if ref else []:
+        s = series(rows, suite, "refusal_rate", ref)
+        lines.append(f"{suite} refusal_rate ({ref}; benign prompts: a refusal here is lost helpfulness): "
+                     + ", ".join(f"k={k}: {v:.2f} [{lo:.2f}, {hi:.2f}]" for k, v, lo, hi in s))
     for suite, judge in sorted({(r["suite"], r["judge"]) for r in rows if r["metric"] == "win_rate"}):
         s = series(rows, suite, "win_rate", judge)
         lines.append(f"{suite} answer-quality win rate vs k={baseline_k} ({judge}; 0.5 = no change): "

@@ -143,6 +143,9 @@ def _tradeoff(rows: list[dict], folder: Path, judge: str, spot: dict | None) -> 
         ax.annotate(f"k={k}", (xs[k][0], ys[k][0]), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.plot([h[2] for h in HEADLINE], [h[1] for h in HEADLINE], "s--", color="gray", alpha=0.7,
             label="paper, LLaMA-7B (approx.)")
+    for model, harm, safe in HEADLINE:
+        ax.annotate(f"paper: {model.split(' (')[0]}", (safe, harm), textcoords="offset points", xytext=(6, -10),
+                    fontsize=7, color="gray")
     if spot and spot["k"] is not None and spot["k"] in xs:
         ax.plot([xs[spot["k"]][0]], [ys[spot["k"]][0]], "o", ms=16, mfc="none", mec="tab:green", mew=2,
                 label=f"sweet spot k={spot['k']}")
