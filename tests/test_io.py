@@ -14,3 +14,28 @@ def test_atomic_write_follows_umask(tmp_path):
         subprocess.run([sys.executable, "-c", code, str(path), mask], check=True)
         assert stat.S_IMODE(os.stat(path).st_mode) == mode and path.read_text() == "x"
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_progress_in_a_log_is_periodic_plain_lines():
+    """Off a terminal: a plain line every `every` seconds and one at the end, with done/total,
+    tokens/s and an ETA from measured work."""
+    import io
+    import re
+    import time
+
+    from safemix.progress import Ticker
+
+    buf = io.StringIO()
+    t = Ticker("generate k=50 seed=1", 10, "prompts", stream=buf, every=0.05)
+    t.advance(2, tokens=100)  # too soon for a line
+    time.sleep(0.06)
+    t.advance(3, tokens=150, suite="Q-Harm")
+    t.close()
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2 and "\x1b" not in buf.getvalue()  # no terminal control codes
+    assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] generate k=50 seed=1: 5/10 prompts \(50%\), suite Q-Harm, "
+                        r"[\d,]+ tok/s, ETA \d+:\d\d:\d\d", lines[0]), lines[0]
+    assert lines[1].split("] ", 1)[1].startswith("generate k=50 seed=1: 5/10 prompts (50%)")
+    quiet = io.StringIO()
+    Ticker("x", 3, "steps", stream=quiet, enabled=False).close()
+    assert quiet.getvalue() == ""

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..generate import generate, get_decoding
 from .options import BaseModel, DataDir
@@ -31,12 +29,9 @@ def generate_cmd(
 ) -> None:
     """Generate answers for every prompt of the chosen suites; re-runs skip finished records."""
     decoding = get_decoding(preset, max_new_tokens, seed)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True)) as bar:
-        task = bar.add_task("generate", total=None)
-        paths = generate(suites, out, decoding, model=model, adapter=adapter, prompt_format=prompt_format,
-                         allow_format_mismatch=allow_format_mismatch, batch_size=batch_size,
-                         limit_per_suite=limit_per_suite, seed=seed, backend=backend, data_dir=data_dir,
-                         progress=lambda suite, n: bar.update(task, advance=n, description=f"generate {suite}"))
+    paths = generate(suites, out, decoding, model=model, adapter=adapter, prompt_format=prompt_format,
+                     allow_format_mismatch=allow_format_mismatch, batch_size=batch_size,
+                     limit_per_suite=limit_per_suite, seed=seed, backend=backend, data_dir=data_dir,
+                     progress="generate")
     for suite, path in paths.items():
         typer.echo(f"wrote {path}")

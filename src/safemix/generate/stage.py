@@ -13,6 +13,7 @@ from ..data.select import hash_order
 from ..errors import SafemixError
 from ..formats import get_format
 from ..markers import clear_done, mark_done
+from ..progress import Ticker
 from ..models import fingerprint, load_causal_lm, load_tokenizer, resolve_model
 from ..models.adapter import PICKLE_SUFFIXES, adapter_fingerprint, apply_adapter, check_adapter
 from .presets import Decoding
@@ -131,8 +132,9 @@ def _fmt(name, ref, trust_remote_code):
 def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding, *, model: str | None = None,
              adapter=None, prompt_format: str | None = None, allow_format_mismatch: bool = False,
              batch_size: int = 16, limit_per_suite: Limit = None, seed: int = 0, backend: str = "hf",
-             data_dir=None, progress=None, _backend=None) -> dict[str, Path]:
-    """Generate for every suite; returns {suite: jsonl path}. Inputs are validated before any output."""
+             data_dir=None, progress: str | None = None, _backend=None) -> dict[str, Path]:
+    """Generate for every suite; returns {suite: jsonl path}. Inputs are validated before any output.
+    ``progress``: a label to show progress under (prompts done / total, tokens/s, ETA)."""
     if batch_size <= 0:
         raise SafemixError(f"batch_size must be > 0, got {batch_size}")
     loaded = load_suites(suites, data_dir)
@@ -140,22 +142,24 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
     out = Path(out)
     clear_done(out)
     paths, counts = {}, {}
-    for name, suite in loaded.items():
-        prompts = subsample(suite.records, limit_per_suite, seed)
+    chosen = {name: subsample(suite.records, limit_per_suite, seed) for name, suite in loaded.items()}
+    ticker = Ticker(progress or "generate", sum(map(len, chosen.values())), "prompts", enabled=bool(progress))
+    for name, prompts in chosen.items():
         formatted = [fmt.render(p.prompt, p.input, getattr(be, "tok", None)) for p in prompts]
         keys = [record_key(info["model_fingerprint"], info["adapter_fingerprint"], f, decoding.to_dict()) for f in formatted]
         store = SuiteStore(out / f"{name}.jsonl")
         todo = [i for i, k in enumerate(keys) if not store.has(k)]
+        ticker.advance(len(keys) - len(todo))  # answered by an earlier, interrupted call
         lengths = be.count_tokens([formatted[i] for i in todo]) if todo else []
         todo = [i for _, i in sorted(zip(lengths, todo), key=lambda x: -x[0])]
         for start in range(0, len(todo), batch_size):
             idx = todo[start:start + batch_size]
             results = be.generate([formatted[i] for i in idx], decoding)
             store.add([_record(prompts[i], formatted[i], keys[i], r, decoding, info) for i, r in zip(idx, results)])
-            if progress:
-                progress(name, len(idx))
+            ticker.advance(len(idx), tokens=sum(r.output_tokens for r in results), suite=name)
         paths[name] = store.path
         counts[name] = len(store.finalise(keys))
+    ticker.close()
     mark_done(out, "generate", records=counts, decoding=decoding.to_dict())
     return paths
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -34,19 +35,20 @@ def _data_dir(cfg: RunConfig):
     return cfg.data.data_dir or os.environ.get("SAFEMIX_DATA_DIR")
 
 
-def execute(step: Step, cfg: RunConfig) -> None:
+def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:
     dd = _data_dir(cfg)
     if step.stage == "mixture":
         au = cfg.data.allow_unpinned
         g, s = load_instructions(cfg.data.general, dd, au), load_instructions(cfg.data.safety, dd, au)
         write_mixtures(mix(g, s, cfg.data.n_general, [step.k], step.seed, cfg.data.strategy), step.path)
     elif step.stage == "train":
-        tcfg = cfg.train.model_copy(update={"model": cfg.model, "seed": step.seed})
+        tcfg = cfg.train.model_copy(update={"model": cfg.model, "seed": step.seed, "progress": cfg.train.progress and progress})
         train(tcfg, step.parent.path / f"k{step.k}.json", step.path, resume=True)
     elif step.stage == "generate":
         g = cfg.generate
         generate(g.suites, step.path, get_decoding(g.preset, g.max_new_tokens, step.seed), adapter=step.parent.path,
-                 batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend, data_dir=dd)
+                 batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend, data_dir=dd,
+                 progress=f"generate {step.point}" if progress else None)
     elif step.stage == "judge":
         judge(cfg.judges, step.parent.path, step.path, judge_kwargs={"data_dir": dd, **cfg.judge_options.given()})
     elif step.stage == "capability":
@@ -130,12 +132,16 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     atomic_write_text(run_dir / "config.yaml", Path(config).read_text())
     todo = [s for s in steps if not s.done]
     started = time.time()
+    plain = progress and not console.is_terminal  # a log: one line per step, and the stages' own lines
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, disable=not progress) as bar:
+                  TimeRemainingColumn(), console=console, disable=not progress or plain) as bar:
         task = bar.add_task("run", total=len(steps), completed=len(steps) - len(todo))
         held = []
-        for step in todo:
+        for i, step in enumerate(todo, len(steps) - len(todo) + 1):
             bar.update(task, description=f"{step.stage:<8} {step.point}")
+            if plain:
+                console.print(f"[{datetime.now():%H:%M:%S}] step {i}/{len(steps)}: {step.stage} {step.point}",
+                              highlight=False, markup=False)
             if step.parent is not None and not step.parent.done:
                 held.append(step)  # its input is still being made by another process
                 continue
@@ -143,7 +149,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
                 if not got:
                     held.append(step)
                 elif not step.done:  # another process may have finished it meanwhile
-                    execute(step, cfg)
+                    execute(step, cfg, progress)
             bar.advance(task)
     paths = report(cfg, run_dir)
     atomic_write_json(run_dir / "run.json", {"config": cfg.name, "steps": len(steps), "ran": len(todo) - len(held),
