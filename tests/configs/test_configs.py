@@ -41,7 +41,7 @@ def test_quickstart_measures_helpfulness_offline():
 @pytest.mark.parametrize("text,message", [
     ("name: x\nmodel: m\n", "data: Field required"),
     ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\ntrain: {lora_r: 0}\n", "train.lora_r: Input should be greater than 0"),
-    ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\ntrian: {}\n", "trian: Extra inputs are not permitted"),
+    ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\ntrian: {}\n", "trian: unknown key (did you mean train?)"),
     ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [-1]}\n", "data.k: k must be a non-empty list"),
     ("- a\n- b\n", "expected a mapping"),
     ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\njudges: [harm-hh]\n", "unknown judge 'harm-hh'"),

@@ -153,13 +153,22 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
             bar.advance(task)
     paths = report(cfg, run_dir)
     atomic_write_json(run_dir / "run.json", {"config": cfg.name, "steps": len(steps), "ran": len(todo) - len(held),
-                                             "held_by_others": len(held),
+                                             "held_by_others": len(held), "peak_rss_mb": _peak_rss_mb(),
                                              "seconds_this_call": round(time.time() - started, 1)})
     if held:
         console.print(f"{len(held)} step(s) were running in another process and were left to it; run again when "
                       "it is done to complete the report")
     console.print(f"report: {paths['html']}")
     return run_dir
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports KiB, macOS bytes)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def status(run_dir: str | Path) -> str:
