@@ -1,6 +1,7 @@
 """A real tiny sweep (smollm2-135m, real data), killed with SIGKILL and resumed."""
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -126,6 +127,7 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert "todo" in status(killed)
+    assert re.search(r"generate .* todo .*\[\d+/\d+ answers\]", status(killed))  # partial progress shows
     run(tiny_config, killed, progress=False)
     assert (killed / "report" / "results.csv").read_text() == results
     assert "12/12 steps done" in status(killed)

@@ -77,14 +77,45 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
                         baseline_k=baseline, options=options)
 
 
-def describe(steps: list[Step]) -> str:
+def describe(steps: list[Step], cfg: RunConfig | None = None) -> str:
+    """One line per step: done, running (and by whom) or todo, with partial progress where known."""
     lines = [f"{'stage':<10} {'point':<16} {'status':<8} folder"]
     for s in steps:
         who = None if s.done else holder(s.path)
         state = "done" if s.done else "running" if who else "todo"
         where = f"  (pid {who.get('pid')} on {who.get('host')})" if who else ""
-        lines.append(f"{s.stage:<10} {s.point:<16} {state:<8} {s.path}{where}")
+        part = "" if s.done else _partial(s, cfg)
+        lines.append(f"{s.stage:<10} {s.point:<16} {state:<8} {s.path}{where}{part}")
     return "\n".join(lines)
+
+
+def _partial(step: Step, cfg: RunConfig | None) -> str:
+    """How far an unfinished step got: training steps checkpointed, answers written / asked."""
+    if step.stage == "train":
+        state = step.path.with_name(step.path.name + ".partial") / "checkpoint" / "state.json"
+        try:
+            return f"  [step {json.loads(state.read_text())['step']} checkpointed]"
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""
+    if step.stage == "generate" and step.path.is_dir():
+        written = sum(sum(1 for line in f.open(encoding="utf-8") if line.strip()) for f in step.path.glob("*.jsonl"))
+        if not written:
+            return ""
+        total = _prompts_asked(cfg) if cfg else None
+        return f"  [{written}/{total} answers]" if total else f"  [{written} answers]"
+    return ""
+
+
+def _prompts_asked(cfg: RunConfig) -> int | None:
+    from ..data.load import load_suites
+    from ..errors import SafemixError
+    from ..generate.stage import subsample
+
+    try:
+        suites = load_suites(cfg.generate.suites, _data_dir(cfg))
+    except SafemixError:
+        return None
+    return sum(len(subsample(s.records, cfg.generate.limit_per_suite, 0)) for s in suites.values())
 
 
 def preflight(cfg: RunConfig, config: str | Path) -> None:
@@ -181,4 +212,4 @@ def status(run_dir: str | Path) -> str:
     extra = ""
     if (run_dir / "run.json").is_file():
         extra = f"\nlast call: {json.loads((run_dir / 'run.json').read_text())}"
-    return f"{describe(steps)}\n{done}/{len(steps)} steps done; {tail}{extra}"
+    return f"{describe(steps, cfg)}\n{done}/{len(steps)} steps done; {tail}{extra}"
