@@ -1,8 +1,8 @@
 """A real tiny sweep (smollm2-135m, real data), killed with SIGKILL and resumed."""
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
