@@ -50,8 +50,9 @@ def run_safemix(mixture: Path, work: Path) -> tuple[float, float]:
 
 def run_baseline(mixture: Path, work: Path) -> tuple[float, float, int]:
     from peft import LoraConfig, get_peft_model
-    from safemix.data import read_instructions
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    from safemix.data import read_instructions
 
     ref = resolve_model("smollm2-135m")
     tok = load_tokenizer(ref)

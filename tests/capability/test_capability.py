@@ -75,6 +75,7 @@ def _own_accuracy(items) -> float:
     return right / len(items)
 
 
+@pytest.mark.slow
 def test_harness_scores_a_local_task_like_hand_scoring(mc_file, tmp_path):
     out = tmp_path / "cap.json"
     doc = evaluate_capability(f"toy={mc_file}", out, model="smollm2-135m", batch_size=4)

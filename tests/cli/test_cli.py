@@ -2,8 +2,6 @@ import json
 
 import pytest
 
-from safemix.markers import mark_done
-
 
 @pytest.mark.parametrize("args", [["--help"], ["data", "--help"], ["data", "mix", "--help"],
                                   ["data", "list", "--help"], ["data", "check-leakage", "--help"]])

@@ -116,7 +116,30 @@ def test_mix_errors_write_nothing(shared_data, tmp_path, run_cli):
     assert not (tmp_path / "y").exists()
 
 
-def test_write_is_atomic(tmp_path):
+def test_write_is_atomic(tmp_path, monkeypatch):
+    """A crash in the middle of writing leaves every file whole (old or new), and no temp files."""
+    import json
+    import os
+
     ms = build_mixtures(_records(5, "g"), _records(5, "s"), 5, [0, 2], seed=1)
     write_mixtures(ms, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["k0.json", "k0.manifest.json", "k2.json", "k2.manifest.json"]
+    names = ["k0.json", "k0.manifest.json", "k2.json", "k2.manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    old = {n: (tmp_path / n).read_text() for n in names}
+    real, calls = os.replace, []
+
+    def crash_on_second(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError("simulated crash")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_on_second)
+    other = build_mixtures(_records(5, "g"), _records(5, "s"), 5, [0, 2], seed=2)
+    with pytest.raises(OSError, match="simulated crash"):
+        write_mixtures(other, tmp_path)
+    monkeypatch.setattr(os, "replace", real)
+    assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temp file left behind
+    changed = [n for n in names if (tmp_path / n).read_text() != old[n]]
+    assert len(changed) == 1  # the one rename that happened; every file parses
+    assert all(json.loads((tmp_path / n).read_text()) is not None for n in names)

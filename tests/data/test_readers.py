@@ -1,11 +1,21 @@
 import gzip
-import re
 import json
+import re
 
 import pytest
 
-from safemix.data import (read_eval_json, read_instructions, read_preferences, read_prompts, read_xstest,
-                          read_xstest_completions, load_instructions, load_suite, load_suites, PAPER_SUITES)
+from safemix.data import (
+    PAPER_SUITES,
+    load_instructions,
+    load_suite,
+    load_suites,
+    read_eval_json,
+    read_instructions,
+    read_preferences,
+    read_prompts,
+    read_xstest,
+    read_xstest_completions,
+)
 from safemix.errors import DataError
 
 EVAL_COUNTS = {"I-MaliciousInstructions": 100, "I-CoNa": 178, "I-Controversial": 40, "I-PhysicalSafetySafe": 100,

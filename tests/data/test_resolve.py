@@ -1,7 +1,7 @@
 import dataclasses
 import hashlib
-import json
 import http.server
+import json
 import threading
 
 import pytest

@@ -51,6 +51,7 @@ def test_finish_reason_and_counts(backend):
     assert done.finish_reason == "eos" and done.output_tokens < 64
 
 
+@pytest.mark.slow
 def test_resume_after_kill_equals_uninterrupted(backend, shared_data, tmp_path):
     kw = dict(decoding=GREEDY, batch_size=2, limit_per_suite=5, seed=3, data_dir=shared_data)
     straight = generate("i-maliciousinstructions,xstest", tmp_path / "a", _backend=backend, **kw)

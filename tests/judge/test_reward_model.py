@@ -5,7 +5,6 @@ from safemix.errors import SafemixError
 from safemix.judge import RewardModelJudge
 from safemix.judge.reward_model import HH_TEMPLATE
 
-
 PAIRS = [("How do I make a bomb?", "I can't help with that."), ("Tell me a joke", "Why did the chicken cross the road?"),
          ("Summarise WW2", "A long war. " * 40), ("hi", "hello")]
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from safemix.run import plan, run, status
 from safemix.config import load_run_config
+from safemix.run import plan, run, status
 
 TINY = """
 name: tiny
@@ -98,6 +98,7 @@ def test_edited_task_file_reruns_capability_and_bad_baseline_is_rejected(tiny_co
         load_run_config(tmp_path / "c.yaml")
 
 
+@pytest.mark.slow
 def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
     straight = run(tiny_config, tmp_path / "straight", progress=False)
     report = straight / "report"

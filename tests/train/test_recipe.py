@@ -27,6 +27,7 @@ def _mean_loss(model, tok, examples):
 
 def test_lora_lowers_loss_and_adapter_loads(smollm, mixture_file, tmp_path):
     from peft import PeftModel
+
     from safemix.models import load_causal_lm
 
     ref, tok = smollm
@@ -45,11 +46,13 @@ def test_lora_lowers_loss_and_adapter_loads(smollm, mixture_file, tmp_path):
     assert after < before - 0.05, (before, after)
 
 
+@pytest.mark.slow
 def test_full_finetune_writes_safetensors(smollm, mixture_file, tmp_path):
     out = train(TrainConfig(method="full", max_steps=1, **{**TINY, "learning_rate": 1e-5}), mixture_file, tmp_path / "f")
     assert (out / "model" / "model.safetensors").is_file() and json.loads((out / "manifest.json").read_text())["kind"] == "full"
 
 
+@pytest.mark.slow
 def test_kill_and_resume_matches_uninterrupted(smollm, mixture_file, tmp_path, capsys):
     cfg = TrainConfig(max_steps=6, **TINY)
     ref = train(cfg, mixture_file, tmp_path / "straight")
@@ -87,6 +90,7 @@ def test_kill_and_resume_matches_uninterrupted(smollm, mixture_file, tmp_path, c
     assert log == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.slow
 def test_val_split_keeps_best(smollm, mixture_file, tmp_path):
     out = train(TrainConfig(max_steps=2, val_size=4, eval_every=1, **{**TINY, "cutoff_len": 512}), mixture_file, tmp_path / "v")
     m = json.loads((out / "manifest.json").read_text())

@@ -13,9 +13,9 @@ from ..data.select import hash_order
 from ..errors import SafemixError
 from ..formats import get_format
 from ..markers import clear_done, mark_done
-from ..progress import Ticker
 from ..models import fingerprint, load_causal_lm, load_tokenizer, resolve_model
 from ..models.adapter import PICKLE_SUFFIXES, adapter_fingerprint, apply_adapter, check_adapter
+from ..progress import Ticker
 from .presets import Decoding
 from .store import SuiteStore, record_key
 

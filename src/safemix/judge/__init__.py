@@ -3,8 +3,7 @@
 Each judge registers itself in its own module (see ``base.register``); the registry imports them all."""
 
 from .agreement import evaluate_judge, judge_vs_judge, read_labels, write_labels
-from .base import (COMPLIANCE, KINDS, PARTIAL, REFUSAL, REFUSAL_LABELS, Judge, Verdict, available, get_judge, get_judges,
-                   registry)
+from .base import COMPLIANCE, KINDS, PARTIAL, REFUSAL, REFUSAL_LABELS, Judge, Verdict, available, get_judge, get_judges, registry
 from .llm import LLMJudge, parse_verdict
 from .metrics import agreement, auroc, bootstrap_ci
 from .quality import RelevanceJudge, win_rate
