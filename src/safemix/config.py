@@ -18,14 +18,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _one_of(value: str, choices, what: str) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {what} '{value}' (known: {', '.join(choices)})")
+    return value
+
+
 class DataSection(_Strict):
     general: str
     n_general: StrictInt = Field(gt=0)
     safety: str = "safety-tuned-llamas"
     k: list[StrictInt]
-    strategy: Literal["random", "maxmin", "cluster"] = "random"
+    strategy: str = "random"  # a key of data.select.STRATEGIES
     data_dir: str | None = None
     allow_unpinned: bool = False  # download registry sets without a pinned sha256 (alpaca-cleaned)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, v: str) -> str:
+        from .data.select import STRATEGIES
+
+        return _one_of(v, STRATEGIES, "selection strategy")
 
     @field_validator("k")
     @classmethod
@@ -40,11 +53,18 @@ class GenerateSection(_Strict):
     # at most this many prompts per suite (seeded subsample); or per suite / XSTest half, e.g.
     # {I-MaliciousInstructions: 40, xstest-safe: 250, xstest-unsafe: 50} (a suite not named: all)
     limit_per_suite: int | dict[str, int] | None = Field(None)
-    preset: Literal["paper", "greedy", "sample"] = "paper"
+    preset: str = "paper"  # a key of generate.presets.PRESETS
     max_new_tokens: int | None = Field(None, gt=0)
     batch_size: int = Field(16, gt=0)
     backend: Literal["hf", "vllm"] = "hf"
 
+
+    @field_validator("preset")
+    @classmethod
+    def _preset(cls, v: str) -> str:
+        from .generate.presets import PRESETS
+
+        return _one_of(v, PRESETS, "decoding preset")
 
     @field_validator("limit_per_suite")
     @classmethod
@@ -175,15 +195,23 @@ def load_run_config(path: str | Path) -> RunConfig:
     try:
         return RunConfig(**doc)
     except ValidationError as exc:
-        errors = exc.errors()
-        e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])  # a typo also makes a field "missing"
+        raise SafemixError(f"{path}: {describe_errors(exc)}") from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Every validation error on one line, unknown keys first (with the nearest valid key): a typo
+    also makes the intended field look missing, so that follows."""
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    parts = []
+    for e in errors:
         where = ".".join(str(x) for x in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             known = _fields_at(e["loc"][:-1])
             close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
             msg = "unknown key" + (f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})")
-        raise SafemixError(f"{path}: {where}: {msg}" if where else f"{path}: {msg}") from None
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)
 
 
 def _fields_at(loc: tuple) -> list[str]:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from .errors import SafemixError
-from .io import atomic_write_json
+from .fileio import atomic_write_json
 
 DONE = "done.json"
 

@@ -70,7 +70,8 @@ def test_a_misspelled_config_key_names_the_nearest_key(run_cli, tmp_path):
     cfg = tmp_path / "typo.yaml"
     cfg.write_text("name: t\nmodel: smollm2-135m\ndata: {general: gpteacher-roleplay, n_genral: 10, k: [0]}\n")
     code, _, err = run_cli("run", cfg)
-    assert code == 2 and err.strip() == f"error: {cfg}: data.n_genral: unknown key (did you mean n_general?)"
+    assert code == 2 and err.strip() == (f"error: {cfg}: data.n_genral: unknown key (did you mean n_general?); "
+                                         "data.n_general: Field required")  # every error, on one line
     cfg.write_text("name: t\nmodel: smollm2-135m\ndata: {general: gpteacher-roleplay, n_general: 10, k: [0, true]}\n")
     code, _, err = run_cli("run", cfg)
     assert code == 2 and "data.k.1: Input should be a valid integer" in err

@@ -9,7 +9,7 @@ import pytest
 from safemix.data import REGISTRY, find_local, resolve
 from safemix.data.resolve import download
 from safemix.errors import SafemixError
-from safemix.io import cache_dir
+from safemix.fileio import cache_dir
 
 PAYLOAD = b'[{"instruction": "a", "input": "", "output": "b"}]'
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..errors import SafemixError
-from ..io import atomic_write_json
+from ..fileio import atomic_write_json
 from .tasks import TaskSpec, materialise, parse_tasks
 
 INSTALL = "capability evaluation needs EleutherAI's lm-evaluation-harness: pip install 'safemix[lmeval]'"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SafemixError
-from ..io import atomic_write_text, cache_dir, sha256_file, sha256_text
+from ..fileio import atomic_write_text, cache_dir, sha256_file, sha256_text
 
 PAPER_TASKS = ("piqa", "boolq", "openbookqa")
 BUILTIN_MC = {"safemix-mini-mc": Path(__file__).parent / "data" / "mini_mc.jsonl"}

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .. import data as D
 from ..errors import SafemixError
-from ..io import atomic_write_json
+from ..fileio import atomic_write_json
 from .options import DataDir
 
 app = typer.Typer(rich_markup_mode=None, help="The data stage: data sets, mixtures and the leakage check.", no_args_is_help=True)

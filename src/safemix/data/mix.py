@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import SafemixError
-from ..io import atomic_write_json, atomic_write_text, dumps_json, sha256_text
+from ..fileio import atomic_write_json, atomic_write_text, dumps_json, sha256_text
 from .load import Loaded
 from .records import Instruction
 from .select import get_strategy, hash_key, hash_order

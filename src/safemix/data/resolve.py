@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SafemixError
-from ..io import atomic_path, cache_dir, sha256_file
+from ..fileio import atomic_path, cache_dir, sha256_file
 from .registry import REGISTRY, DatasetSpec
 
 ENV_DATA_DIR = "SAFEMIX_DATA_DIR"

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..data.parse import field, iter_jsonl
 from ..data.readers import read_xstest_completions
 from ..errors import DataError
-from ..io import atomic_write_text
+from ..fileio import atomic_write_text
 from .base import HARM_LABELS, REFUSAL_LABELS, Judge
 from .metrics import agreement
 

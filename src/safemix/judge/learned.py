@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_path, cache_dir
+from ..fileio import atomic_path, cache_dir
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 

@@ -26,7 +26,7 @@ import urllib.request
 from collections import Counter
 
 from ..errors import SafemixError
-from ..io import atomic_write_text, cache_dir
+from ..fileio import atomic_write_text, cache_dir
 from .base import COMPLIANCE, PARTIAL, REFUSAL, Judge, Verdict, register
 from .learned import cache_key
 

@@ -62,7 +62,7 @@ def compare_quality(baseline: str | Path, candidate: str | Path, out: str | Path
     """Score two generation folders' answers to ``suite`` with a quality judge (into
     ``out/baseline`` and ``out/candidate``, cached) and write ``out/win_rate.json``."""
 
-    from ..io import atomic_write_json
+    from ..fileio import atomic_write_json
     from .stage import judge as run_judge
 
     out = Path(out)

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from ..errors import SafemixError
-from ..io import sha256_file
+from ..fileio import sha256_file
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"

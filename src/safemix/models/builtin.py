@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SafemixError
-from ..io import atomic_write_json, cache_dir, sha256_file
+from ..fileio import atomic_write_json, cache_dir, sha256_file
 
 MARKER = "safemix-converted.json"
 

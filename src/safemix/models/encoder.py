@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SafemixError
-from ..io import atomic_path, cache_dir
+from ..fileio import atomic_path, cache_dir
 
 HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 ENV = "SAFEMIX_ENCODER"

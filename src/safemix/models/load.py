@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SafemixError
-from ..io import cache_dir, sha256_file
+from ..fileio import cache_dir, sha256_file
 from .builtin import BUILTINS, MARKER, materialise
 
 WEIGHT_SUFFIXES = (".safetensors",)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.registry import HARMFUL_SUITES
-from ..io import atomic_write_text
+from ..fileio import atomic_write_text
 from .examples import select_examples
 from .figures import HARMFUL_COMPLIANCE, headline_judge, make_figures, series
 from .paper import CAPABILITY, SOURCE, comparison

@@ -79,7 +79,7 @@ def judge_keys(names: list[str], **kwargs) -> list[str]:
 def _local_digests(tasks: list[str]) -> dict[str, str]:
     """Content hashes of local task files, so an edited file re-runs its evaluation."""
     from ..capability.tasks import parse_tasks
-    from ..io import sha256_file
+    from ..fileio import sha256_file
 
     return {s.name: sha256_file(s.path) for s in parse_tasks(tasks) if s.local and s.path.is_file()}
 

@@ -20,8 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import RunConfig, load_run_config
 from ..data.load import load_instructions
 from ..data.mix import mix, write_mixtures
+from ..data.resolve import ENV_DATA_DIR
+from ..fileio import atomic_write_json, atomic_write_text
 from ..generate import generate, get_decoding
-from ..io import atomic_write_json, atomic_write_text
 from ..judge import judge
 from ..report import Point, ReportOptions, build_report
 from ..train import train
@@ -32,7 +33,7 @@ console = Console(stderr=True)
 
 
 def _data_dir(cfg: RunConfig):
-    return cfg.data.data_dir or os.environ.get("SAFEMIX_DATA_DIR")
+    return cfg.data.data_dir or os.environ.get(ENV_DATA_DIR)
 
 
 def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:

@@ -24,8 +24,8 @@ from .. import __version__
 from ..data.load import load_instructions
 from ..data.select import hash_order
 from ..errors import SafemixError
+from ..fileio import atomic_write_json, atomic_write_text
 from ..formats import get_format
-from ..io import atomic_write_json, atomic_write_text
 from ..models import load_causal_lm, load_tokenizer, resolve_model
 from .batches import collate, label_tokens, plan_epoch
 from .checkpoint import CorruptCheckpoint, find_checkpoint, load_checkpoint, save_checkpoint, save_tensors, trainable_state

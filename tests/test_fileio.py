@@ -7,7 +7,7 @@ import sys
 
 
 def test_atomic_write_follows_umask(tmp_path):
-    code = ("import os, sys; os.umask(int(sys.argv[2], 8)); from safemix.io import atomic_write_text; "
+    code = ("import os, sys; os.umask(int(sys.argv[2], 8)); from safemix.fileio import atomic_write_text; "
             "atomic_write_text(sys.argv[1], 'x')")
     for mask, mode in (("022", 0o644), ("077", 0o600), ("002", 0o664)):
         path = tmp_path / f"f{mask}.txt"
