@@ -30,6 +30,7 @@ class DataSection(_Strict):
     safety: str = "safety-tuned-llamas"
     k: list[StrictInt]
     strategy: str = "random"  # a key of data.select.STRATEGIES
+    leakage: Literal["off", "text", "embed"] = "text"  # check each mixture against the eval suites (warns)
     data_dir: str | None = None
     allow_unpinned: bool = False  # download registry sets without a pinned sha256 (alpaca-cleaned)
 

@@ -112,6 +112,9 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
     assert (report / "figures" / "capability.png").is_file()
     md = (report / "report.md").read_text()
     assert "win rate vs k=0" in md and "capability: accuracy (lm-eval)" in md
+    manifests = [json.loads(p.read_text()) for p in straight.glob("mixtures/*/k*.manifest.json")]
+    assert manifests and all(m["leakage"]["checked"] and m["leakage"]["method"] == "text" for m in manifests)
+    assert all(m["leakage"]["suites"] == ["Q-Harm", "xstest"] for m in manifests)  # the suites this run evaluates
 
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "safemix", "run", str(tiny_config), "--out", str(killed)]

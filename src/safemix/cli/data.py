@@ -64,24 +64,10 @@ def mix_cmd(
     mixtures = D.mix(g, s, n_general, k, seed, strategy)
     extra = {}
     if leakage != "off":
-        extra["leakage"] = _leakage_warning([r for m in mixtures[-1:] for r in m.records], suites, leakage, data_dir)
+        extra["leakage"] = D.leakage_summary([r for m in mixtures[-1:] for r in m.records], suites, leakage, data_dir)
     paths = D.write_mixtures(mixtures, out, extra)
     for p, m in zip(paths, mixtures):
         typer.echo(f"wrote {p} ({len(m.records)} examples: {len(m.general_ids)} general + {m.k} safety)")
-
-
-def _leakage_warning(train, suites: str, method: str, data_dir) -> dict:
-    try:
-        loaded = D.load_suites(suites, data_dir)
-    except SafemixError as exc:
-        err.print(f"warning: leakage check skipped ({exc})")
-        return {"checked": False, "reason": str(exc)}
-    leaks = D.check_leakage(train, [p for l in loaded.values() for p in l.records], method)
-    summary = D.leakage.summarise(leaks)
-    if leaks:
-        err.print(f"warning: {len(leaks)} eval prompts also appear in the training data: {summary['by_suite']} "
-                  f"(run 'safemix data check-leakage' for the list)")
-    return {"checked": True, "method": method, "suites": list(loaded), **summary}
 
 
 @app.command("check-leakage")

@@ -81,6 +81,27 @@ def mix(general: Loaded, safety: Loaded, n_general: int, ks: str | list[int], se
     return mixtures
 
 
+def leakage_summary(train: list[Instruction], suites, method: str, data_dir=None) -> dict:
+    """Check training instructions against the eval suites before a mixture is written; warns on
+    stderr when eval prompts appear in the training data, and returns the manifest's summary."""
+    import sys
+
+    from . import leakage
+    from .load import load_suites
+
+    try:
+        loaded = load_suites(suites, data_dir)
+    except SafemixError as exc:
+        print(f"warning: leakage check skipped ({exc})", file=sys.stderr)
+        return {"checked": False, "reason": str(exc)}
+    leaks = leakage.check_leakage(train, [p for one in loaded.values() for p in one.records], method)
+    summary = leakage.summarise(leaks)
+    if leaks:
+        print(f"warning: {len(leaks)} eval prompts also appear in the training data: {summary['by_suite']} "
+              "(run 'safemix data check-leakage' for the list)", file=sys.stderr)
+    return {"checked": True, "method": method, "suites": list(loaded), **summary}
+
+
 def mixture_path(out_dir: str | Path, k: int) -> Path:
     return Path(out_dir) / f"k{k}.json"
 

@@ -46,7 +46,7 @@ class Step:
 def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
     """Every step of the sweep in execution order (point by point)."""
     steps: list[Step] = []
-    d = cfg.data.model_dump(exclude={"k", "data_dir", "allow_unpinned"})
+    d = cfg.data.model_dump(exclude={"k", "data_dir", "allow_unpinned", "leakage"})  # what the mixture depends on
     for seed in cfg.seeds:
         for k in cfg.data.k:
             if only and (only.get("k", k) != k or only.get("seed", seed) != seed):

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..config import RunConfig, load_run_config
 from ..data.load import load_instructions
-from ..data.mix import mix, write_mixtures
+from ..data.mix import leakage_summary, mix, write_mixtures
 from ..data.resolve import ENV_DATA_DIR
 from ..fileio import atomic_write_json, atomic_write_text
 from ..generate import generate, get_decoding
@@ -41,7 +41,11 @@ def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:
     if step.stage == "mixture":
         au = cfg.data.allow_unpinned
         g, s = load_instructions(cfg.data.general, dd, au), load_instructions(cfg.data.safety, dd, au)
-        write_mixtures(mix(g, s, cfg.data.n_general, [step.k], step.seed, cfg.data.strategy), step.path)
+        mixtures = mix(g, s, cfg.data.n_general, [step.k], step.seed, cfg.data.strategy)
+        extra = {}
+        if cfg.data.leakage != "off":  # against the suites this run evaluates on
+            extra["leakage"] = leakage_summary(mixtures[0].records, cfg.generate.suites, cfg.data.leakage, dd)
+        write_mixtures(mixtures, step.path, extra)
     elif step.stage == "train":
         tcfg = cfg.train.model_copy(update={"model": cfg.model, "seed": step.seed, "progress": cfg.train.progress and progress})
         train(tcfg, step.parent.path / f"k{step.k}.json", step.path, resume=True)
