@@ -191,3 +191,28 @@ def test_step_lock_is_exclusive_and_dies_with_its_owner(tmp_path):
     with StepLock(step) as got:
         assert got and holder(step)["pid"] == os.getpid()
     assert not (tmp_path / "train" / "abc.lock").exists()
+
+
+def test_a_new_stage_is_one_class(tiny_config, tmp_path, monkeypatch):
+    """Registering a Stage subclass puts it in every point's plan, keyed on its parent, and the
+    runner executes it like any other step."""
+    from safemix.run import stages
+    from safemix.run.runner import execute
+
+    class Audit(stages.Stage):
+        name, parent, marker = "audit", "generate", "audit.json"
+
+        def key_parts(self, cfg, k, seed):
+            return ("v1",)
+
+        def run(self, step, cfg, progress=False):
+            step.path.mkdir(parents=True, exist_ok=True)
+            (step.path / self.marker).write_text(json.dumps({"k": step.k}))
+
+    monkeypatch.setitem(stages.STAGES, "audit", Audit())
+    steps = plan(load_run_config(tiny_config), tmp_path)
+    audits = [s for s in steps if s.stage == "audit"]
+    assert [s.k for s in audits] == [0, 8] and all(s.parent.stage == "generate" for s in audits)
+    assert audits[0].key != audits[1].key and not audits[0].done
+    execute(audits[0], load_run_config(tiny_config))
+    assert audits[0].done and json.loads((audits[0].path / "audit.json").read_text()) == {"k": 0}

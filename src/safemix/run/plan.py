@@ -1,6 +1,6 @@
 """Plan a sweep as stages with content-derived keys, so a changed config re-runs only what changed.
 
-mixture(k, seed) -> train(k, seed) -> generate(k, seed) -> judge(k, seed) -> report
+mixture(k, seed) -> train(k, seed) -> generate(k, seed) -> judge(k, seed) -> report  (run/stages.py)
                                  |                   `-> quality(k, seed)      (optional)
                                  `-> capability(k, seed)                       (optional)
 Each step's output lives in ``RUN_DIR/<stage>/<key>``; the key hashes everything the step depends on
@@ -15,10 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RunConfig
-from ..markers import DONE
-
-MARKERS = {"mixture": "k{k}.manifest.json", "train": "manifest.json", "generate": DONE, "judge": DONE,
-           "capability": "capability.json", "quality": DONE}
+from .stages import STAGES, judge_keys  # noqa: F401  (judge_keys: re-exported)
 
 
 def _key(*parts) -> str:
@@ -36,7 +33,7 @@ class Step:
 
     @property
     def done(self) -> bool:
-        return (self.path / MARKERS[self.stage].format(k=self.k)).is_file()
+        return (self.path / STAGES[self.stage].marker.format(k=self.k)).is_file()
 
     @property
     def point(self) -> str:
@@ -44,44 +41,24 @@ class Step:
 
 
 def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
-    """Every step of the sweep in execution order (point by point)."""
+    """Every step of the sweep in execution order (point by point, stages in registry order)."""
     steps: list[Step] = []
-    d = cfg.data.model_dump(exclude={"k", "data_dir", "allow_unpinned", "leakage"})  # what the mixture depends on
     for seed in cfg.seeds:
         for k in cfg.data.k:
             if only and (only.get("k", k) != k or only.get("seed", seed) != seed):
                 continue
-            mk = _key("mixture", d, k, seed)
-            mixture = Step("mixture", k, seed, mk, run_dir / "mixtures" / mk)
-            tk = _key("train", mk, cfg.train.model_dump(exclude={"progress", "save_every"}), seed)
-            train = Step("train", k, seed, tk, run_dir / "train" / tk, mixture)
-            gk = _key("generate", tk, cfg.generate.model_dump())
-            gen = Step("generate", k, seed, gk, run_dir / "generate" / gk, train)
-            jk = _key("judge", gk, judge_keys(cfg.judges, **cfg.judge_options.given()))
-            steps += [mixture, train, gen, Step("judge", k, seed, jk, run_dir / "judge" / jk, gen)]
-            if cfg.capability:
-                ck = _key("capability", tk, cfg.capability.model_dump(), _local_digests(cfg.capability.tasks))
-                steps.append(Step("capability", k, seed, ck, run_dir / "capability" / ck, train))
-            if cfg.quality:
-                qk = _key("quality", gk, cfg.quality.model_dump(exclude={"baseline_k"}),
-                          judge_keys([cfg.quality.judge], judge_model=cfg.quality.judge_model))
-                steps.append(Step("quality", k, seed, qk, run_dir / "quality" / qk, gen))
+            made: dict[str, Step] = {}
+            for name, stage in STAGES.items():
+                if not stage.enabled(cfg):
+                    continue
+                parent = made[stage.parent] if stage.parent else None
+                key = _key(name, *((parent.key,) if parent else ()), *stage.key_parts(cfg, k, seed))
+                made[name] = Step(name, k, seed, key, run_dir / _FOLDERS.get(name, name) / key, parent)
+                steps.append(made[name])
     return steps
 
 
-def judge_keys(names: list[str], **kwargs) -> list[str]:
-    """Judges by id@version, so a judge whose implementation changed re-runs its step."""
-    from ..judge import get_judges
-
-    return sorted(j.key for j in get_judges(names, **kwargs))
-
-
-def _local_digests(tasks: list[str]) -> dict[str, str]:
-    """Content hashes of local task files, so an edited file re-runs its evaluation."""
-    from ..capability.tasks import parse_tasks
-    from ..fileio import sha256_file
-
-    return {s.name: sha256_file(s.path) for s in parse_tasks(tasks) if s.local and s.path.is_file()}
+_FOLDERS = {"mixture": "mixtures"}  # where each stage's steps live under the run folder (default: its name)
 
 
 def parse_only(text: str | None) -> dict | None:

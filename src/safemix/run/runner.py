@@ -9,7 +9,6 @@ started again, a run finishes with the same results as an uninterrupted one.
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,54 +17,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..config import RunConfig, load_run_config
-from ..data.load import load_instructions
-from ..data.mix import leakage_summary, mix, write_mixtures
-from ..data.resolve import ENV_DATA_DIR
 from ..fileio import atomic_write_json, atomic_write_text
-from ..generate import generate, get_decoding
-from ..judge import judge
 from ..report import Point, ReportOptions, build_report
-from ..train import train
 from .lock import StepLock, holder
-from .plan import MARKERS, Step, plan
+from .plan import Step, plan
+from .stages import STAGES, data_dir
 
 console = Console(stderr=True)
 
 
-def _data_dir(cfg: RunConfig):
-    return cfg.data.data_dir or os.environ.get(ENV_DATA_DIR)
-
-
 def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:
-    dd = _data_dir(cfg)
-    if step.stage == "mixture":
-        au = cfg.data.allow_unpinned
-        g, s = load_instructions(cfg.data.general, dd, au), load_instructions(cfg.data.safety, dd, au)
-        mixtures = mix(g, s, cfg.data.n_general, [step.k], step.seed, cfg.data.strategy)
-        extra = {}
-        if cfg.data.leakage != "off":  # against the suites this run evaluates on
-            extra["leakage"] = leakage_summary(mixtures[0].records, cfg.generate.suites, cfg.data.leakage, dd)
-        write_mixtures(mixtures, step.path, extra)
-    elif step.stage == "train":
-        tcfg = cfg.train.model_copy(update={"model": cfg.model, "seed": step.seed, "progress": cfg.train.progress and progress})
-        train(tcfg, step.parent.path / f"k{step.k}.json", step.path, resume=True)
-    elif step.stage == "generate":
-        g = cfg.generate
-        generate(g.suites, step.path, get_decoding(g.preset, g.max_new_tokens, step.seed), adapter=step.parent.path,
-                 batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend, data_dir=dd,
-                 progress=f"generate {step.point}" if progress else None)
-    elif step.stage == "judge":
-        judge(cfg.judges, step.parent.path, step.path, judge_kwargs={"data_dir": dd, **cfg.judge_options.given()})
-    elif step.stage == "capability":
-        from ..capability import evaluate_capability
-
-        c = cfg.capability
-        evaluate_capability(c.tasks, step.path / MARKERS["capability"], adapter=step.parent.path,
-                            num_fewshot=c.num_fewshot, limit=c.limit, batch_size=c.batch_size)
-    elif step.stage == "quality":
-        q = cfg.quality
-        judge([q.judge], step.parent.path, step.path, judge_kwargs={"data_dir": dd, "judge_model": q.judge_model},
-              suites=[q.suite])
+    STAGES[step.stage].run(step, cfg, progress)
 
 
 def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
@@ -117,7 +79,7 @@ def _prompts_asked(cfg: RunConfig) -> int | None:
     from ..generate.stage import subsample
 
     try:
-        suites = load_suites(cfg.generate.suites, _data_dir(cfg))
+        suites = load_suites(cfg.generate.suites, data_dir(cfg))
     except SafemixError:
         return None
     return sum(len(subsample(s.records, cfg.generate.limit_per_suite, 0)) for s in suites.values())
@@ -133,7 +95,7 @@ def preflight(cfg: RunConfig, config: str | Path) -> None:
     from ..judge.base import available
     from ..models import resolve_model
 
-    dd, au = _data_dir(cfg), cfg.data.allow_unpinned
+    dd, au = data_dir(cfg), cfg.data.allow_unpinned
     try:
         general, safety = load_instructions(cfg.data.general, dd, au), load_instructions(cfg.data.safety, dd, au)
         if cfg.data.n_general > len(general.records):
