@@ -9,6 +9,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 
+from ..artifacts import TRAIN_MANIFEST
 from ..errors import SafemixError
 from ..train import TrainConfig, train
 from .options import DataDir
@@ -66,7 +67,7 @@ def train_cmd(
     """Fine-tune a model on a mixture (LoRA by default, with the paper's hyperparameters)."""
     overrides = {k: v for k, v in locals().items() if k in ARG_FIELDS}
     cfg = load_train_config(config, overrides)
-    if (out / "manifest.json").is_file() and not overwrite:
+    if (out / TRAIN_MANIFEST).is_file() and not overwrite:
         typer.echo(f"{out} is already trained (use --overwrite to retrain)")
         return
     folder = train(cfg, data, out, data_dir=data_dir, resume=resume, overwrite=overwrite)

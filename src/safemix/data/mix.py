@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from ..artifacts import mixture_file, mixture_manifest
 from ..errors import SafemixError
 from ..fileio import atomic_write_json, atomic_write_text, dumps_json, sha256_text
 from .load import Loaded
@@ -103,7 +104,7 @@ def leakage_summary(train: list[Instruction], suites, method: str, data_dir=None
 
 
 def mixture_path(out_dir: str | Path, k: int) -> Path:
-    return Path(out_dir) / f"k{k}.json"
+    return mixture_file(out_dir, k)
 
 
 def write_mixtures(mixtures: list[Mixture], out_dir: str | Path, extra: dict | None = None) -> list[Path]:
@@ -114,6 +115,6 @@ def write_mixtures(mixtures: list[Mixture], out_dir: str | Path, extra: dict | N
     for m in mixtures:
         path = mixture_path(out_dir, m.k)
         atomic_write_text(path, m.alpaca_json())
-        atomic_write_json(path.with_suffix(".manifest.json"), {**m.manifest, **(extra or {})})
+        atomic_write_json(mixture_manifest(out_dir, m.k), {**m.manifest, **(extra or {})})
         paths.append(path)
     return paths

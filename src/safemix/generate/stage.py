@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from ..artifacts import TRAIN_MANIFEST, generation_file, weights_dir
 from ..data.load import load_suites
 from ..data.records import EvalPrompt
 from ..data.registry import report_group
@@ -23,14 +24,14 @@ from .store import SuiteStore, record_key
 def read_adapter(adapter: str | os.PathLike) -> tuple[dict, Path, str]:
     """(manifest, weights folder, kind) of a ``safemix train`` output folder."""
     folder = Path(adapter)
-    manifest_path = folder / "manifest.json"
+    manifest_path = folder / TRAIN_MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text())
         kind = manifest["kind"]
         fmt = manifest["prompt_format"]["name"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SafemixError(f"{manifest_path}: not a finished safemix train output ({type(exc).__name__}: {exc})") from None
-    weights = folder / ("model" if kind == "full" else "adapter")
+    weights = weights_dir(folder, kind)
     if kind == "full":
         stray = sorted(p.name for p in weights.glob("*") if p.suffix in PICKLE_SUFFIXES)
         if stray:
@@ -147,7 +148,7 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
     for name, prompts in chosen.items():
         formatted = [fmt.render(p.prompt, p.input, getattr(be, "tok", None)) for p in prompts]
         keys = [record_key(info["model_fingerprint"], info["adapter_fingerprint"], f, decoding.to_dict()) for f in formatted]
-        store = SuiteStore(out / f"{name}.jsonl")
+        store = SuiteStore(generation_file(out, name))
         todo = [i for i, k in enumerate(keys) if not store.has(k)]
         ticker.advance(len(keys) - len(todo))  # answered by an earlier, interrupted call
         lengths = be.count_tokens([formatted[i] for i in todo]) if todo else []

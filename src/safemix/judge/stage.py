@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from ..artifacts import verdict_file
 from ..data.parse import iter_jsonl
 from ..errors import DataError, SafemixError
 from ..generate.store import SuiteStore
@@ -77,7 +78,7 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
     for j in objs:
         for suite, recs in data.items():
             keys = [cache_key(RECORD_VERSION, j.key, r["key"]) for r in recs]
-            store = SuiteStore(out / f"{suite}.{j.id}.jsonl")
+            store = SuiteStore(verdict_file(out, suite, j.id))
             todo = [i for i, k in enumerate(keys) if not store.has(k) or store.records[k].get("failed")]
             for start in range(0, len(todo), batch_size):
                 idx = todo[start:start + batch_size]

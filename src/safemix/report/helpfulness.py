@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from ..artifacts import CAPABILITY
 from ..data.parse import iter_jsonl
 from ..judge.metrics import bootstrap_ci
 from ..judge.quality import win_rate
@@ -16,7 +17,7 @@ def capability_rows(points) -> list[dict]:
     """acc / acc_norm per task with a normal-approximation 95% CI from the harness's stderr."""
     rows = []
     for pt in points:
-        path = pt.capability / "capability.json" if pt.capability else None
+        path = pt.capability / CAPABILITY if pt.capability else None
         if not path or not path.is_file():
             continue
         for task, sc in json.loads(path.read_text()).get("tasks", {}).items():

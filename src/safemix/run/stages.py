@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, ClassVar
 
+from ..artifacts import CAPABILITY, MIXTURE_MANIFEST, TRAIN_MANIFEST, mixture_file
 from ..data.resolve import ENV_DATA_DIR
 from ..markers import DONE
 
@@ -40,7 +41,7 @@ class Stage:
 
 
 class MixtureStage(Stage):
-    name, marker = "mixture", "k{k}.manifest.json"
+    name, marker = "mixture", MIXTURE_MANIFEST
 
     def key_parts(self, cfg, k, seed):
         return (cfg.data.model_dump(exclude={"k", "data_dir", "allow_unpinned", "leakage"}), k, seed)
@@ -59,7 +60,7 @@ class MixtureStage(Stage):
 
 
 class TrainStage(Stage):
-    name, parent, marker = "train", "mixture", "manifest.json"
+    name, parent, marker = "train", "mixture", TRAIN_MANIFEST
 
     def key_parts(self, cfg, k, seed):
         return (cfg.train.model_dump(exclude={"progress", "save_every"}), seed)
@@ -69,7 +70,7 @@ class TrainStage(Stage):
 
         tcfg = cfg.train.model_copy(update={"model": cfg.model, "seed": step.seed,
                                             "progress": cfg.train.progress and progress})
-        train(tcfg, step.parent.path / f"k{step.k}.json", step.path, resume=True)
+        train(tcfg, mixture_file(step.parent.path, step.k), step.path, resume=True)
 
 
 class GenerateStage(Stage):
@@ -101,7 +102,7 @@ class JudgeStage(Stage):
 
 
 class CapabilityStage(Stage):
-    name, parent, marker = "capability", "train", "capability.json"
+    name, parent, marker = "capability", "train", CAPABILITY
 
     def enabled(self, cfg):
         return cfg.capability is not None

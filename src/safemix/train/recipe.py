@@ -21,6 +21,7 @@ import torch.nn.functional as F
 import yaml
 
 from .. import __version__
+from ..artifacts import TRAIN_MANIFEST, weights_dir
 from ..data.load import load_instructions
 from ..data.select import hash_order
 from ..errors import SafemixError
@@ -33,7 +34,7 @@ from .config import TrainConfig
 from .examples import IGNORE, encode_all
 from .progress import Progress
 
-MANIFEST = "manifest.json"
+MANIFEST = TRAIN_MANIFEST
 
 
 def is_finished(out: Path) -> bool:
@@ -242,7 +243,7 @@ class SFTRecipe:
             from safetensors.torch import load_file
 
             model.load_state_dict(load_file(str(self.work / "best.safetensors")), strict=False)
-        model.save_pretrained(self.work / ("adapter" if cfg.method != "full" else "model"), safe_serialization=True)
+        model.save_pretrained(weights_dir(self.work, "full" if cfg.method == "full" else "adapter"), safe_serialization=True)
         self.tok.save_pretrained(self.work / "tokenizer")
         log = [json.loads(x) for x in (self.work / "train_log.jsonl").read_text().splitlines()]
         losses = [r["loss"] for r in log if "loss" in r]
