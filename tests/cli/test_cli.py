@@ -100,3 +100,15 @@ def test_bad_training_data_leaves_no_partial_folder(run_cli, tmp_path, smollm):
     code, _, err = run_cli("train", "--data", data, "--out", tmp_path / "out", "--cutoff-len", "16")
     assert code == 2 and "no example keeps a response within cutoff_len=16" in err
     assert not (tmp_path / "out.partial").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_corrupt_safetensors_model_is_a_one_line_error(run_cli, tmp_path, smollm, shared_data):
+    import shutil
+
+    folder = tmp_path / "broken-model"
+    shutil.copytree(smollm[0].path, folder)
+    (folder / "model.safetensors").write_bytes(b"\x00garbage" * 100)
+    code, _, err = run_cli("generate", "--model", folder, "--suites", "q-harm", "--limit-per-suite", "1",
+                           "--data-dir", shared_data, "--out", tmp_path / "g")
+    assert code == 2 and err.startswith(f"error: cannot load model '{folder}'") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "g").exists()
