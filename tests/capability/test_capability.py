@@ -87,6 +87,7 @@ def test_harness_scores_a_local_task_like_hand_scoring(mc_file, tmp_path):
     assert doc["adapter"] is None and doc["model"] == "smollm2-135m" and doc["lm_eval_version"]
 
 
+@pytest.mark.slow
 def test_clear_errors_before_any_model_loads(mc_file, tmp_path, monkeypatch):
     out = tmp_path / "cap.json"
     with pytest.raises(SafemixError, match="unknown lm-eval task 'no-such-task'"):

@@ -1,3 +1,4 @@
+import pytest
 from safemix.data import EvalPrompt, Instruction, check_leakage, load_instructions, load_suites, normalise
 
 
@@ -23,6 +24,7 @@ def test_near_duplicates_with_real_encoder():
     assert check_leakage(train, prompts, method="text") == []
 
 
+@pytest.mark.slow
 def test_real_safety_data_against_paper_suites(shared_data):
     """The safety demonstrations have near-duplicates of a few paper eval prompts (measured: 2 at 0.9)."""
     train = load_instructions("safety-tuned-llamas", shared_data).records

@@ -32,6 +32,7 @@ class Counting:
         return self.inner.generate(prompts, d)
 
 
+@pytest.mark.slow
 def test_batched_equals_unbatched_greedy(backend, shared_data):
     be, _, fmt = backend
     prompts = [p for s in ("i-maliciousinstructions", "xstest", "i-alpaca") for p in load_suite(s, shared_data).records[:3]]

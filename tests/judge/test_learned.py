@@ -15,6 +15,7 @@ def labels(shared_data):
             for m in TRAINED_ON_OTHER}
 
 
+@pytest.mark.slow
 def test_refusal_clf_rates_match_humans_on_held_out_models(shared_data, labels):
     """Measured (bench/judge_agreement.py): mean rate error 0.024, worst 0.056, against string
     match's 0.054 / 0.112. Kappa on llama2orig stays low (0.45): its many partial refusals are

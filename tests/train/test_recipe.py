@@ -25,6 +25,7 @@ def _mean_loss(model, tok, examples):
         return model(**batch).loss.item()
 
 
+@pytest.mark.slow
 def test_lora_lowers_loss_and_adapter_loads(smollm, mixture_file, tmp_path):
     from peft import PeftModel
 
