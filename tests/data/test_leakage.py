@@ -1,4 +1,5 @@
 import pytest
+
 from safemix.data import EvalPrompt, Instruction, check_leakage, load_instructions, load_suites, normalise
 
 
