@@ -18,6 +18,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _registry(module: str, table: str):
+    """A choice table of a safemix module (imported when first needed: the config stays light)."""
+    import importlib
+
+    return getattr(importlib.import_module(f"safemix.{module}"), table)
+
+
 def _one_of(value: str, choices, what: str) -> str:
     if value not in choices:
         raise ValueError(f"unknown {what} '{value}' (known: {', '.join(choices)})")
@@ -34,12 +41,8 @@ class DataSection(_Strict):
     data_dir: str | None = None
     allow_unpinned: bool = False  # download registry sets without a pinned sha256 (alpaca-cleaned)
 
-    @field_validator("strategy")
-    @classmethod
-    def _strategy(cls, v: str) -> str:
-        from .data.select import STRATEGIES
-
-        return _one_of(v, STRATEGIES, "selection strategy")
+    _strategy = field_validator("strategy")(lambda v: _one_of(v, _registry("data.select", "STRATEGIES"),
+                                                               "selection strategy"))
 
     @field_validator("k")
     @classmethod
@@ -59,13 +62,7 @@ class GenerateSection(_Strict):
     batch_size: int = Field(16, gt=0)
     backend: Literal["hf", "vllm"] = "hf"
 
-
-    @field_validator("preset")
-    @classmethod
-    def _preset(cls, v: str) -> str:
-        from .generate.presets import PRESETS
-
-        return _one_of(v, PRESETS, "decoding preset")
+    _preset = field_validator("preset")(lambda v: _one_of(v, _registry("generate.presets", "PRESETS"), "decoding preset"))
 
     @field_validator("limit_per_suite")
     @classmethod
