@@ -77,7 +77,8 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
                           opts.harm_target, opts.safe_refusal_tolerance)
     figs = make_figures(rows, out / "figures", baseline_k, spot)
     summary = _summary(rows, baseline_k) + _sweet_spot_lines(spot, ref)
-    tables = [robustness_table(robustness(rows))] if robustness(rows) else []
+    robust = robustness(rows)
+    tables = [robustness_table(robust)] if robust else []
     if ref:
         paper = comparison(series(rows, ALL_HARMFUL, "harmful_compliance", ref), series(rows, "xstest-safe", "refusal_rate", ref),
                            opts.n_general)
