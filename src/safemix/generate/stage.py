@@ -15,7 +15,7 @@ from ..errors import SafemixError
 from ..formats import get_format
 from ..markers import clear_done, mark_done
 from ..models import fingerprint, load_causal_lm, load_tokenizer, resolve_model
-from ..models.adapter import PICKLE_SUFFIXES, adapter_fingerprint, apply_adapter, check_adapter
+from ..models.adapter import adapter_fingerprint, apply_adapter, check_adapter, refuse_pickles
 from ..progress import Ticker
 from .presets import Decoding
 from .store import SuiteStore, record_key
@@ -33,9 +33,7 @@ def read_adapter(adapter: str | os.PathLike) -> tuple[dict, Path, str]:
         raise SafemixError(f"{manifest_path}: not a finished safemix train output ({type(exc).__name__}: {exc})") from None
     weights = weights_dir(folder, kind)
     if kind == "full":
-        stray = sorted(p.name for p in weights.glob("*") if p.suffix in PICKLE_SUFFIXES)
-        if stray:
-            raise SafemixError(f"{weights}: refusing pickle weight files {', '.join(stray)} (safetensors only)")
+        refuse_pickles(weights, "weights from .safetensors")
         if not any(weights.glob("*.safetensors")):
             raise SafemixError(f"{weights}: no .safetensors weights")
     else:

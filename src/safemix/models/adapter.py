@@ -20,13 +20,18 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
+def refuse_pickles(folder: Path, loads_from: str) -> None:
+    """A one-line error if a weights folder holds pickle files (PEFT or transformers might load them)."""
+    stray = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES) if folder.is_dir() else []
+    if stray:
+        raise SafemixError(f"{folder}: refusing pickle weight files {', '.join(stray)} (safemix loads {loads_from} "
+                           "only); remove them")
+
+
 def check_adapter(folder: Path) -> tuple[Path, Path]:
     """(config, weights) of an adapter folder, or a one-line error."""
     config, weights = folder / ADAPTER_CONFIG, folder / ADAPTER_WEIGHTS
-    stray = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES) if folder.is_dir() else []
-    if stray:
-        raise SafemixError(f"{folder}: refusing pickle weight files {', '.join(stray)} (safemix loads adapters from "
-                           f"{ADAPTER_WEIGHTS} only); remove them")
+    refuse_pickles(folder, f"adapters from {ADAPTER_WEIGHTS}")
     for p in (config, weights):
         if not p.is_file():
             raise SafemixError(f"{folder}: no {p.name} (an adapter folder holds {ADAPTER_CONFIG} and {ADAPTER_WEIGHTS})")

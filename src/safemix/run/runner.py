@@ -8,6 +8,7 @@ started again, a run finishes with the same results as an uninterrupted one.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from datetime import datetime
@@ -47,16 +48,17 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
 def describe(steps: list[Step], cfg: RunConfig | None = None) -> str:
     """One line per step: done, running (and by whom) or todo, with partial progress where known."""
     lines = [f"{'stage':<10} {'point':<16} {'status':<8} folder"]
+    asked = functools.cache(lambda: _prompts_asked(cfg) if cfg else None)  # suites are read once, if needed
     for s in steps:
         who = None if s.done else holder(s.path)
         state = "done" if s.done else "running" if who else "todo"
         where = f"  (pid {who.get('pid')} on {who.get('host')})" if who else ""
-        part = "" if s.done else _partial(s, cfg)
+        part = "" if s.done else _partial(s, asked)
         lines.append(f"{s.stage:<10} {s.point:<16} {state:<8} {s.path}{where}{part}")
     return "\n".join(lines)
 
 
-def _partial(step: Step, cfg: RunConfig | None) -> str:
+def _partial(step: Step, asked) -> str:
     """How far an unfinished step got: training steps checkpointed, answers written / asked."""
     if step.stage == "train":
         state = step.path.with_name(step.path.name + ".partial") / "checkpoint" / "state.json"
@@ -68,7 +70,7 @@ def _partial(step: Step, cfg: RunConfig | None) -> str:
         written = sum(sum(1 for line in f.open(encoding="utf-8") if line.strip()) for f in step.path.glob("*.jsonl"))
         if not written:
             return ""
-        total = _prompts_asked(cfg) if cfg else None
+        total = asked()
         return f"  [{written}/{total} answers]" if total else f"  [{written} answers]"
     return ""
 
