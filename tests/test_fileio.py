@@ -39,3 +39,13 @@ def test_progress_in_a_log_is_periodic_plain_lines():
     quiet = io.StringIO()
     Ticker("x", 3, "steps", stream=quiet, enabled=False).close()
     assert quiet.getvalue() == ""
+
+
+def test_work_done_earlier_does_not_inflate_the_rate():
+    import io
+
+    from safemix.progress import Ticker
+
+    t = Ticker("generate", 100, "prompts", stream=io.StringIO(), every=3600)
+    t.skip(90)  # answered by an interrupted call
+    assert t.done == 90 and t.rate()[0] == 0.0 and "ETA" not in t.line()

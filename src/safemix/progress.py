@@ -56,6 +56,11 @@ class Ticker:
             parts.append(f"ETA {_eta((self.total - self.done) / per_s)}")
         return f"[{datetime.now():%H:%M:%S}] {self.label}: " + ", ".join(parts)
 
+    def skip(self, n: int) -> None:
+        """Count ``n`` units done earlier (a resumed call) without crediting them to the measured rate."""
+        self.done += n
+        self.done0 += n
+
     def advance(self, n: int = 1, tokens: int = 0, **fields) -> None:
         self.done += n
         self.tokens += tokens

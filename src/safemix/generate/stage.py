@@ -148,7 +148,7 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
         keys = [record_key(info["model_fingerprint"], info["adapter_fingerprint"], f, decoding.to_dict()) for f in formatted]
         store = SuiteStore(generation_file(out, name))
         todo = [i for i, k in enumerate(keys) if not store.has(k)]
-        ticker.advance(len(keys) - len(todo))  # answered by an earlier, interrupted call
+        ticker.skip(len(keys) - len(todo))  # answered by an earlier, interrupted call
         lengths = be.count_tokens([formatted[i] for i in todo]) if todo else []
         todo = [i for _, i in sorted(zip(lengths, todo), key=lambda x: -x[0])]
         for start in range(0, len(todo), batch_size):

@@ -6,8 +6,7 @@ from ..progress import Ticker
 
 
 class Progress:
-    def __init__(self, total: int, enabled: bool = True, start: int = 0, tokens: int = 0, elapsed: float = 0.0,
-                 label: str = "train"):
+    def __init__(self, total: int, enabled: bool = True, start: int = 0, label: str = "train"):
         self.ticker = Ticker(label, total, "steps", enabled=enabled, start=start)
 
     def update(self, step: int, tokens: int, dt: float, loss: float) -> None:

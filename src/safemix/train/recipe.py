@@ -156,8 +156,7 @@ class SFTRecipe:
     def train(self) -> None:
         cfg, acc = self.cfg, self.acc
         pad = self.tok.pad_token_id
-        progress = Progress(self.total_steps, enabled=cfg.progress and acc.is_main_process,
-                            start=self.state["step"], tokens=self.state["tokens"], elapsed=self.state["elapsed"])
+        progress = Progress(self.total_steps, enabled=cfg.progress and acc.is_main_process, start=self.state["step"])
         while self.state["step"] < self.total_steps:
             step, t0 = self.state["step"], time.perf_counter()
             self.model.train()
