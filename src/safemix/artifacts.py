@@ -5,18 +5,30 @@
   (full fine-tune), ``tokenizer/``, ``config.yaml`` and ``train_log.jsonl``;
 - a generation folder holds ``SUITE.jsonl`` per suite and ``done.json`` (markers.py);
 - a judge folder holds ``SUITE.JUDGE.jsonl`` per suite and judge and ``done.json``;
-- a capability step writes ``capability.json``.
+- a capability step writes ``capability.json``;
+- a run folder holds ``run.json`` (what the last call did, per-step seconds and memory).
+
+Below the names, each record those files hold is a pydantic model (the contract between stages).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import DataError
 
 MIXTURE = "k{k}.json"
 MIXTURE_MANIFEST = "k{k}.manifest.json"
 TRAIN_MANIFEST = "manifest.json"
 CAPABILITY = "capability.json"
 TRAIN_LOG = "train_log.jsonl"
+
+
+def run_record(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "run.json"
 
 
 def mixture_file(folder: str | Path, k: int) -> Path:
@@ -38,3 +50,133 @@ def generation_file(folder: str | Path, suite: str) -> Path:
 
 def verdict_file(folder: str | Path, suite: str, judge_id: str) -> Path:
     return Path(folder) / f"{suite}.{judge_id}.jsonl"
+
+
+# --------------------------------------------------------------------------- typed records
+# One pydantic model per on-disk record. Writers build them (so a record cannot be written without its
+# required fields) and readers validate through them (so a bad file is a one-line error naming the file
+# and record). Fields beyond the declared ones are kept as they are (``extra="allow"``): provenance
+# grows without a schema change, and files of older versions still read.
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    def dump(self) -> dict:
+        """The record as written: declared fields in declared order, then the extra ones."""
+        return self.model_dump(mode="json")
+
+
+class PromptFormatInfo(Record):
+    name: str
+
+
+class MixtureManifest(Record):
+    kind: Literal["mixture"] = "mixture"
+    k: int
+    n_general: int
+    seed: int
+    strategy: str
+    counts: dict[str, int]
+
+
+class TrainManifest(Record):
+    """``manifest.json`` of a training output, written last: its presence marks the output finished."""
+    kind: Literal["adapter", "full"]
+    base_model: str
+    base_fingerprint: str | None = None
+    prompt_format: PromptFormatInfo
+
+
+class GenerationRecord(Record):
+    """One answer in ``SUITE.jsonl``; ``key`` identifies (model, adapter, formatted input, decoding)."""
+    suite: str | None = None
+    id: str
+    prompt: str
+    input: str | None = None
+    label: str | None = None
+    type: str | None = None
+    formatted_input: str | None = None
+    output: str
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    decoding: dict | None = None
+    key: str
+
+
+class VerdictRecord(Record):
+    """One judge's verdict on one answer in ``SUITE.JUDGE.jsonl``; ``kind`` fixes its metrics."""
+    id: str
+    suite: str | None = None  # None in files written before records carried it (read from the file name)
+    gen_key: str | None = None
+    judge: str
+    judge_version: str | None = None
+    kind: str | None = None  # always written; None only in files of safemix 0.1, which the report refuses
+    label: str | None = None
+    score: float | None = None
+    error: str | None = None
+    failed: bool = False
+    key: str
+
+
+class StepMarker(Record):
+    """``done.json``: written last by the stage that finished the folder."""
+    stage: str
+    complete: Literal[True] = True
+
+
+class CapabilityResult(Record):
+    """``capability.json``: lm-eval scores per task (each with its metrics and standard errors)."""
+    tasks: dict[str, dict]
+
+
+class StepTime(Record):
+    stage: str
+    point: str
+    seconds: float
+    peak_rss_mb: float
+
+
+class RunRecord(Record):
+    """``run.json``: what the last ``safemix run`` call did and cost."""
+    config: str
+    steps: int
+    ran: int
+    held_by_others: int = 0
+    peak_rss_mb: float | None = None
+    seconds_this_call: float | None = None
+    step_times: list[StepTime] = []
+
+
+R = TypeVar("R", bound=Record)
+
+
+def _problem(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(x) for x in err["loc"]) or "record"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"field '{where}': {err['msg']}{more}"
+
+
+def parse_record(model: type[R], doc, path: str | Path, index: int | None = None) -> R:
+    """``doc`` validated as ``model``; a one-line :class:`DataError` naming the file and record otherwise."""
+    if not isinstance(doc, dict):
+        raise DataError(Path(path), f"expected a JSON object, got {type(doc).__name__}", index)
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        raise DataError(Path(path), _problem(exc), index) from None
+
+
+def read_record(model: type[R], path: str | Path) -> R:
+    """A JSON file (a manifest, a marker, ``capability.json``) read as ``model``."""
+    from .data.parse import load_json
+
+    return parse_record(model, load_json(Path(path)), path)
+
+
+def read_records(model: type[R], path: str | Path) -> list[R]:
+    """Every record of a JSONL file read as ``model``; a torn or invalid line names its record."""
+    from .data.parse import iter_jsonl
+
+    return [parse_record(model, doc, path, i) for i, doc in iter_jsonl(Path(path))]

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from .artifacts import StepMarker
 from .errors import SafemixError
 from .fileio import atomic_write_json
 
@@ -21,7 +24,7 @@ def clear_done(folder: Path) -> None:
 
 def mark_done(folder: Path, stage: str, **info) -> Path:
     path = Path(folder) / DONE
-    atomic_write_json(path, {"stage": stage, "complete": True, **info})
+    atomic_write_json(path, StepMarker(stage=stage, **info).dump())
     return path
 
 
@@ -35,7 +38,12 @@ def require_done(folder: Path, stage: str, finish: str) -> dict:
                            f"running); finish it with: {finish}") from None
     except (OSError, ValueError) as exc:
         raise SafemixError(f"{path}: unreadable completion marker ({exc})") from None
-    legacy = isinstance(doc, dict) and "stage" not in doc  # written by safemix run <= 0.1 after the stage returned
-    if not legacy and (not isinstance(doc, dict) or doc.get("stage") != stage or doc.get("complete") is not True):
+    if isinstance(doc, dict) and "stage" not in doc:  # written by safemix run <= 0.1 after the stage returned
+        return doc
+    try:
+        marker = StepMarker.model_validate(doc)
+    except ValidationError:
+        marker = None
+    if marker is None or marker.stage != stage:
         raise SafemixError(f"{path}: not a finished {stage} output")
-    return doc
+    return marker.dump()

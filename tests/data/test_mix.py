@@ -121,8 +121,13 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     import json
     import os
 
-    ms = build_mixtures(_records(5, "g"), _records(5, "s"), 5, [0, 2], seed=1)
-    write_mixtures(ms, tmp_path)
+    def built(seed):
+        ms = build_mixtures(_records(5, "g"), _records(5, "s"), 5, [0, 2], seed=seed)
+        for m in ms:  # the typed manifest's required fields (mix() fills the rest)
+            m.manifest = {"k": m.k, "n_general": 5, "seed": seed, "strategy": "random", "counts": {"total": len(m.records)}}
+        return ms
+
+    write_mixtures(built(1), tmp_path)
     names = ["k0.json", "k0.manifest.json", "k2.json", "k2.manifest.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     old = {n: (tmp_path / n).read_text() for n in names}
@@ -135,9 +140,8 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         real(src, dst)
 
     monkeypatch.setattr(os, "replace", crash_on_second)
-    other = build_mixtures(_records(5, "g"), _records(5, "s"), 5, [0, 2], seed=2)
     with pytest.raises(OSError, match="simulated crash"):
-        write_mixtures(other, tmp_path)
+        write_mixtures(built(2), tmp_path)
     monkeypatch.setattr(os, "replace", real)
     assert sorted(p.name for p in tmp_path.iterdir()) == names  # no temp file left behind
     changed = [n for n in names if (tmp_path / n).read_text() != old[n]]

@@ -38,6 +38,7 @@ def test_judge_stage_writes_and_caches(tmp_path):
     paths = judge([c], gen, tmp_path / "out")
     rows = [json.loads(x) for x in paths[("Suite", "counting")].read_text().splitlines()]
     assert [r["label"] for r in rows] == ["2_full_refusal", "1_full_compliance", "2_full_refusal"]
+    assert {r["suite"] for r in rows} == {"Suite"} and {r["kind"] for r in rows} == {"refusal"}  # no guessing from names
     assert [r["id"] for r in rows] == ["s:0", "s:1", "s:2"] and c.n == 3
     judge([c], gen, tmp_path / "out")
     assert c.n == 3  # nothing new to score
@@ -48,7 +49,7 @@ def test_judge_stage_writes_and_caches(tmp_path):
 
 def test_judge_stage_bad_inputs(tmp_path):
     gen = _gen_dir(tmp_path, [RECS[0], {"id": "s:1", "prompt": "q", "key": "k"}])
-    with pytest.raises(DataError, match=r"Suite.jsonl: record 1: missing or non-string field\(s\) output"):
+    with pytest.raises(DataError, match=r"Suite.jsonl: record 1: field 'output': Field required"):
         judge(["xstest-strmatch"], gen, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     with pytest.raises(SafemixError, match="unknown judge 'nope'"):

@@ -19,7 +19,7 @@ def _point(tmp_path, k, seed, acc=None, scores=None):
         qual = tmp_path / f"q{k}-{seed}"
         qual.mkdir()
         (qual / "I-Alpaca.quality-rm.jsonl").write_text("".join(
-            json.dumps({"id": f"I-Alpaca:{i}", "judge": "quality-rm", "score": s}) + "\n" for i, s in enumerate(scores)))
+            json.dumps({"id": f"I-Alpaca:{i}", "judge": "quality-rm", "kind": "quality", "score": s, "key": f"v{i}"}) + "\n" for i, s in enumerate(scores)))
     return Point(k, seed, tmp_path, tmp_path, capability=cap, quality=qual)
 
 

@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+from ..artifacts import CapabilityResult
 from ..errors import SafemixError
 from ..fileio import atomic_write_json
 from .tasks import TaskSpec, materialise, parse_tasks
@@ -67,7 +68,7 @@ def evaluate_capability(tasks: str | list[str], out: str | os.PathLike, *, model
     doc = {**info, "tasks": scores, "device": device, "dtype": str(lm.dtype).removeprefix("torch."),
            "num_fewshot": num_fewshot, "limit": limit, "lm_eval_version": getattr(lm_eval, "__version__", None),
            "seconds": round(time.time() - started, 1)}
-    atomic_write_json(Path(out), doc)
+    atomic_write_json(Path(out), CapabilityResult(**doc).dump())
     return doc
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..artifacts import mixture_file, mixture_manifest
+from ..artifacts import MixtureManifest, mixture_file, mixture_manifest
 from ..errors import SafemixError
 from ..fileio import atomic_write_json, atomic_write_text, dumps_json, sha256_text
 from .load import Loaded
@@ -65,20 +65,19 @@ def mix(general: Loaded, safety: Loaded, n_general: int, ks: str | list[int], se
     """:func:`build_mixtures` over loaded data sets, with a manifest per mixture."""
     mixtures = build_mixtures(general.records, safety.records, n_general, ks, seed, strategy, embed)
     for m in mixtures:
-        m.manifest = {
-            "safemix_version": __version__,
-            "kind": "mixture",
-            "k": m.k,
-            "n_general": n_general,
-            "seed": seed,
-            "strategy": strategy,
-            "counts": {"general": len(m.general_ids), "safety": m.k, "total": len(m.records)},
-            "general": general.provenance(),
-            "safety": safety.provenance(),
-            "output_sha256": sha256_text(m.alpaca_json()),
-            "general_ids_sha256": hashlib.sha256("\n".join(m.general_ids).encode()).hexdigest(),
-            "safety_ids": m.safety_ids,
-        }
+        m.manifest = MixtureManifest(
+            safemix_version=__version__,
+            k=m.k,
+            n_general=n_general,
+            seed=seed,
+            strategy=strategy,
+            counts={"general": len(m.general_ids), "safety": m.k, "total": len(m.records)},
+            general=general.provenance(),
+            safety=safety.provenance(),
+            output_sha256=sha256_text(m.alpaca_json()),
+            general_ids_sha256=hashlib.sha256("\n".join(m.general_ids).encode()).hexdigest(),
+            safety_ids=m.safety_ids,
+        ).dump()
     return mixtures
 
 
@@ -115,6 +114,6 @@ def write_mixtures(mixtures: list[Mixture], out_dir: str | Path, extra: dict | N
     for m in mixtures:
         path = mixture_path(out_dir, m.k)
         atomic_write_text(path, m.alpaca_json())
-        atomic_write_json(mixture_manifest(out_dir, m.k), {**m.manifest, **(extra or {})})
+        atomic_write_json(mixture_manifest(out_dir, m.k), MixtureManifest(**{**m.manifest, **(extra or {})}).dump())
         paths.append(path)
     return paths

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from ..artifacts import TRAIN_MANIFEST, generation_file, weights_dir
+from ..artifacts import TRAIN_MANIFEST, GenerationRecord, TrainManifest, generation_file, read_record, weights_dir
 from ..data.load import load_suites
 from ..data.records import EvalPrompt
 from ..data.registry import report_group
@@ -22,15 +21,13 @@ from .store import SuiteStore, record_key
 
 
 def read_adapter(adapter: str | os.PathLike) -> tuple[dict, Path, str]:
-    """(manifest, weights folder, kind) of a ``safemix train`` output folder."""
+    """(manifest, weights folder, prompt format name) of a ``safemix train`` output folder."""
     folder = Path(adapter)
     manifest_path = folder / TRAIN_MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        kind = manifest["kind"]
-        fmt = manifest["prompt_format"]["name"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SafemixError(f"{manifest_path}: not a finished safemix train output ({type(exc).__name__}: {exc})") from None
+    if not manifest_path.is_file():
+        raise SafemixError(f"{manifest_path}: not a finished safemix train output (no {TRAIN_MANIFEST})")
+    typed = read_record(TrainManifest, manifest_path)
+    manifest, kind, fmt = typed.dump(), typed.kind, typed.prompt_format.name
     weights = weights_dir(folder, kind)
     if kind == "full":
         refuse_pickles(weights, "weights from .safetensors")
@@ -164,7 +161,7 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
 
 
 def _record(p: EvalPrompt, formatted: str, key: str, r, d: Decoding, info: dict) -> dict:
-    return {"suite": p.suite, "id": p.id, "prompt": p.prompt, "input": p.input, "label": p.label, "type": p.type,
-            "formatted_input": formatted, "output": r.text, "finish_reason": r.finish_reason,
-            "prompt_tokens": r.prompt_tokens, "output_tokens": r.output_tokens, "decoding": d.to_dict(),
-            **info, "key": key}
+    return GenerationRecord(suite=p.suite, id=p.id, prompt=p.prompt, input=p.input, label=p.label, type=p.type,
+                            formatted_input=formatted, output=r.text, finish_reason=r.finish_reason,
+                            prompt_tokens=r.prompt_tokens, output_tokens=r.output_tokens, decoding=d.to_dict(),
+                            key=key, **info).dump()

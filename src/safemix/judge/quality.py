@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.parse import iter_jsonl
+from ..artifacts import VerdictRecord, read_records
 from ..errors import SafemixError
 from .base import Judge, Verdict, register
 from .metrics import bootstrap_ci
@@ -70,7 +70,7 @@ def compare_quality(baseline: str | Path, candidate: str | Path, out: str | Path
     for name, folder in (("baseline", baseline), ("candidate", candidate)):
         paths = run_judge([judge], folder, out / name, judge_kwargs={"judge_model": judge_model}, suites=[suite])
         path = next(iter(paths.values()))
-        scores[name] = {v["id"]: v["score"] for _, v in iter_jsonl(path)}
+        scores[name] = {v.id: v.score for v in read_records(VerdictRecord, path)}
     result = win_rate(scores["baseline"], scores["candidate"])
     if not result["n"]:
         raise SafemixError(f"{baseline} and {candidate}: no prompt of '{suite}' was answered by both")

@@ -17,15 +17,13 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ..artifacts import verdict_file
-from ..data.parse import iter_jsonl
+from ..artifacts import GenerationRecord, VerdictRecord, read_records, verdict_file
 from ..errors import DataError, SafemixError
 from ..generate.store import SuiteStore
 from ..markers import clear_done, mark_done, require_done
 from .base import Judge, Verdict, get_judges
 from .learned import cache_key
 
-REQUIRED = ("id", "prompt", "output", "key")
 RECORD_VERSION = "2"  # verdict record fields (kind, error, failed); keys the store
 
 
@@ -33,13 +31,8 @@ class JudgeFailures(SafemixError):
     """Some verdicts could not be had; they are recorded and retried on the next run."""
 
 
-def read_generations(path: Path) -> list[dict]:
-    out = []
-    for i, rec in iter_jsonl(path):
-        missing = [f for f in REQUIRED if not isinstance(rec, dict) or not isinstance(rec.get(f), str)]
-        if missing:
-            raise DataError(path, f"missing or non-string field(s) {', '.join(missing)}", i)
-        out.append(rec)
+def read_generations(path: Path) -> list[GenerationRecord]:
+    out = read_records(GenerationRecord, path)
     if not out:
         raise DataError(path, "no records (empty set)")
     return out
@@ -77,12 +70,12 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
     paths, failures = {}, Counter()
     for j in objs:
         for suite, recs in data.items():
-            keys = [cache_key(RECORD_VERSION, j.key, r["key"]) for r in recs]
+            keys = [cache_key(RECORD_VERSION, j.key, r.key) for r in recs]
             store = SuiteStore(verdict_file(out, suite, j.id))
             todo = [i for i, k in enumerate(keys) if not store.has(k) or store.records[k].get("failed")]
             for start in range(0, len(todo), batch_size):
                 idx = todo[start:start + batch_size]
-                store.add([_record(j, recs[i], keys[i], v) for i, v in zip(idx, _verdicts(j, [recs[i] for i in idx]))])
+                store.add([_record(j, suite, recs[i], keys[i], v) for i, v in zip(idx, _verdicts(j, [recs[i] for i in idx]))])
             for rec in store.finalise(keys):
                 if rec.get("failed"):
                     failures[(j.id, suite, rec["error"])] += 1
@@ -95,22 +88,22 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
     return paths
 
 
-def _verdicts(j: Judge, recs: list[dict]) -> list[Verdict]:
+def _verdicts(j: Judge, recs: list[GenerationRecord]) -> list[Verdict]:
     """The judge's verdicts. An empty output is unscorable for refusal and harm judges (it neither
     refuses nor complies) and is not shown to them; a quality judge scores it (a bad answer)."""
-    asked = [i for i, r in enumerate(recs) if r["output"].strip() or j.kind == "quality"]
-    got = j.judge([(recs[i]["prompt"], recs[i]["output"]) for i in asked]) if asked else []
+    asked = [i for i, r in enumerate(recs) if r.output.strip() or j.kind == "quality"]
+    got = j.judge([(recs[i].prompt, recs[i].output) for i in asked]) if asked else []
     if len(got) != len(asked):
         raise SafemixError(f"judge '{j.id}' returned {len(got)} verdicts for {len(asked)} answers")
     out = [Verdict(None, error="empty output")] * len(recs)
     for i, v in zip(asked, got):
-        if v.label is None and not v.failed and recs[i].get("finish_reason") == "length":
+        if v.label is None and not v.failed and recs[i].finish_reason == "length":
             v = Verdict(None, v.score, f"cut at the token limit; {v.error or 'no verdict'}")
         out[i] = v
     return out
 
 
-def _record(j: Judge, gen: dict, key: str, v: Verdict) -> dict:
-    return {"id": gen["id"], "gen_key": gen["key"], "judge": j.id, "judge_version": j.version, "kind": j.kind,
-            "label": v.label, "score": v.score, "error": v.error if v.label is None else None, "failed": v.failed,
-            "key": key}
+def _record(j: Judge, suite: str, gen: GenerationRecord, key: str, v: Verdict) -> dict:
+    return VerdictRecord(id=gen.id, suite=suite, gen_key=gen.key, judge=j.id, judge_version=j.version, kind=j.kind,
+                         label=v.label, score=v.score, error=v.error if v.label is None else None, failed=v.failed,
+                         key=key).dump()

@@ -3,10 +3,7 @@ win rate against the baseline k (same seed, same prompts)."""
 
 from __future__ import annotations
 
-import json
-
-from ..artifacts import CAPABILITY
-from ..data.parse import iter_jsonl
+from ..artifacts import CAPABILITY, CapabilityResult, VerdictRecord, read_record, read_records
 from ..judge.metrics import bootstrap_ci
 from ..judge.quality import win_rate
 
@@ -20,7 +17,7 @@ def capability_rows(points) -> list[dict]:
         path = pt.capability / CAPABILITY if pt.capability else None
         if not path or not path.is_file():
             continue
-        for task, sc in json.loads(path.read_text()).get("tasks", {}).items():
+        for task, sc in read_record(CapabilityResult, path).tasks.items():
             for m in CAPABILITY_METRICS:
                 if m in sc:
                     v, se = sc[m], sc.get(f"{m}_stderr") or 0.0
@@ -34,9 +31,9 @@ def _scores(pt) -> dict[tuple[str, str], dict[str, float]]:
     """{(suite, judge): {prompt id: score}} from a point's quality verdicts."""
     out: dict[tuple[str, str], dict[str, float]] = {}
     for f in sorted(pt.quality.glob("*.jsonl")) if pt.quality else []:
-        for _, v in iter_jsonl(f):
-            if v.get("score") is not None:
-                out.setdefault((f.name.split(".", 1)[0], v["judge"]), {})[v["id"]] = v["score"]
+        for v in read_records(VerdictRecord, f):
+            if v.score is not None:  # records written before they carried their suite: the file is SUITE.JUDGE.jsonl
+                out.setdefault((v.suite or f.name.split(".", 1)[0], v.judge), {})[v.id] = v.score
     return out
 
 

@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.parse import iter_jsonl
+from ..artifacts import GenerationRecord, Record, VerdictRecord, read_records
 from ..data.registry import HARMFUL_SUITES, report_group
 from ..errors import DataError
 from ..judge.base import COMPLIANCE, HARM_LABELS, KINDS, REFUSAL
@@ -30,9 +30,10 @@ class Point:
     quality: Path | None = None  # folder of quality-judge verdicts
 
 
-def _jsonl(path: Path) -> list[dict]:
-    """Records of a finished step's JSONL; a torn or invalid line is a one-line error naming it."""
-    return [rec for _, rec in iter_jsonl(path)] if path.is_file() else []
+def _jsonl(path: Path, model: type[Record]) -> list[dict]:
+    """Records of a finished step's JSONL, validated as ``model``; a torn or invalid line is a
+    one-line error naming it."""
+    return [rec.dump() for rec in read_records(model, path)] if path.is_file() else []
 
 
 def _group(suite: str, rec: dict) -> str:
@@ -67,7 +68,7 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
     for pt in points:
         for gen_file in sorted(pt.generations.glob("*.jsonl")):
             suite = gen_file.stem
-            gens = {r["key"]: r for r in _jsonl(gen_file)}
+            gens = {r["key"]: r for r in _jsonl(gen_file, GenerationRecord)}
             groups: dict[str, list[dict]] = {}
             for r in gens.values():
                 groups.setdefault(_group(suite, r), []).append(r)
@@ -81,7 +82,7 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
                 for metric in HEALTH_METRICS:
                     add(g, pt, "-", metric, {pid: f[metric] for pid, f in flags.items()})
             for jfile in sorted(pt.judgements.glob(f"{suite}.*.jsonl")):
-                verdicts = _jsonl(jfile)
+                verdicts = _jsonl(jfile, VerdictRecord)
                 by_group: dict[str, list[tuple[str, dict]]] = {}
                 for i, v in enumerate(verdicts):
                     if v.get("kind") not in KINDS:

@@ -15,14 +15,17 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..artifacts import RunRecord, read_record, run_record
 from ..config import RunConfig, load_run_config
+from ..errors import SafemixError
 from ..fileio import atomic_write_json, atomic_write_text
 from ..report import Point, ReportOptions, build_report
 from .lock import StepLock, holder
 from .plan import Step, plan
 from .stages import STAGES, data_dir
+from .timings import StepTimes, peak_rss_mb
 
 console = Console(stderr=True)
 
@@ -132,43 +135,51 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     atomic_write_text(run_dir / "config.yaml", Path(config).read_text())
     todo = [s for s in steps if not s.done]
     started = time.time()
+    times = StepTimes(_previous_steps(run_dir))
     plain = progress and not console.is_terminal  # a log: one line per step, and the stages' own lines
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, disable=not progress or plain) as bar:
-        task = bar.add_task("run", total=len(steps), completed=len(steps) - len(todo))
+                  TextColumn("{task.fields[eta]}"), console=console, disable=not progress or plain) as bar:
+        task = bar.add_task("run", total=len(steps), completed=len(steps) - len(todo), eta="")
         held = []
-        for i, step in enumerate(todo, len(steps) - len(todo) + 1):
-            bar.update(task, description=f"{step.stage:<8} {step.point}")
+        for j, step in enumerate(todo):
+            i, eta = len(steps) - len(todo) + 1 + j, times.eta([s.stage for s in todo[j:]])
+            bar.update(task, description=f"{step.stage:<8} {step.point}", eta=eta)
             if plain:
-                console.print(f"[{datetime.now():%H:%M:%S}] step {i}/{len(steps)}: {step.stage} {step.point}",
-                              highlight=False, markup=False)
+                console.print(f"[{datetime.now():%H:%M:%S}] step {i}/{len(steps)}: {step.stage} {step.point}"
+                              + (f" (sweep {eta})" if eta else ""), highlight=False, markup=False, soft_wrap=True)
             if step.parent is not None and not step.parent.done:
                 held.append(step)  # its input is still being made by another process
                 continue
+            t0 = time.time()
             with StepLock(step.path) as got:
                 if not got:
                     held.append(step)
                 elif not step.done:  # another process may have finished it meanwhile
                     execute(step, cfg, progress)
+                    times.record(step.stage, step.point, time.time() - t0)
             bar.advance(task)
     paths = report(cfg, run_dir)
-    atomic_write_json(run_dir / "run.json", {"config": cfg.name, "steps": len(steps), "ran": len(todo) - len(held),
-                                             "held_by_others": len(held), "peak_rss_mb": _peak_rss_mb(),
-                                             "seconds_this_call": round(time.time() - started, 1)})
+    atomic_write_json(run_record(run_dir), RunRecord(
+        config=cfg.name, steps=len(steps), ran=len(todo) - len(held), held_by_others=len(held),
+        peak_rss_mb=peak_rss_mb(), seconds_this_call=round(time.time() - started, 1), step_times=times.records).dump())
     if held:
         console.print(f"{len(held)} step(s) were running in another process and were left to it; run again when "
                       "it is done to complete the report")
+    top = times.heaviest()
+    if top:
+        console.print(f"peak memory {top['peak_rss_mb']:,.0f} MB, reached by {top['stage']} {top['point']}",
+                      highlight=False)
     console.print(f"report: {paths['html']}")
     return run_dir
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory (Linux reports KiB, macOS bytes)."""
-    import resource
-    import sys
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+def _previous_steps(run_dir: Path) -> list:
+    """The step times an earlier call recorded (the ETA's basis until this call measures its own);
+    none when there is no readable ``run.json``."""
+    try:
+        return read_record(RunRecord, run_record(run_dir)).dump()["step_times"]
+    except SafemixError:
+        return []
 
 
 def status(run_dir: str | Path) -> str:
@@ -179,6 +190,9 @@ def status(run_dir: str | Path) -> str:
     rep = run_dir / "report" / "report.html"
     tail = f"report: {rep}" if rep.is_file() else "report: not written yet"
     extra = ""
-    if (run_dir / "run.json").is_file():
-        extra = f"\nlast call: {json.loads((run_dir / 'run.json').read_text())}"
+    if run_record(run_dir).is_file():
+        last = read_record(RunRecord, run_record(run_dir))
+        extra = (f"\nlast call: ran {last.ran} step(s) in {last.seconds_this_call} s, peak memory {last.peak_rss_mb} MB"
+                 + "".join(f"\n  {t.stage:<10} {t.point:<16} {t.seconds:>8.1f} s  {t.peak_rss_mb:>8,.0f} MB peak so far"
+                           for t in last.step_times))
     return f"{describe(steps, cfg)}\n{done}/{len(steps)} steps done; {tail}{extra}"

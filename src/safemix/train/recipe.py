@@ -21,7 +21,7 @@ import torch.nn.functional as F
 import yaml
 
 from .. import __version__
-from ..artifacts import TRAIN_MANIFEST, weights_dir
+from ..artifacts import TRAIN_MANIFEST, TrainManifest, weights_dir
 from ..data.load import load_instructions
 from ..data.select import hash_order
 from ..errors import SafemixError
@@ -246,24 +246,25 @@ class SFTRecipe:
         self.tok.save_pretrained(self.work / "tokenizer")
         log = [json.loads(x) for x in (self.work / "train_log.jsonl").read_text().splitlines()]
         losses = [r["loss"] for r in log if "loss" in r]
-        atomic_write_json(self.work / MANIFEST, {
-            "safemix_version": __version__,
-            "kind": "full" if cfg.method == "full" else "adapter",
-            "base_model": cfg.model,
-            "base_fingerprint": self.ref.fingerprint,
-            "method": cfg.method,
-            "prompt_format": self.fmt.describe(),
-            "data": {**self.loaded.provenance(), "train_examples": len(self.train_ex),
-                     "val_examples": len(self.val_ex), "dropped_by_cutoff": self.dropped},
-            "seed": cfg.seed,
-            "steps": self.state["step"],
-            "first_loss": losses[0] if losses else None,
-            "final_loss": losses[-1] if losses else None,
-            "best_val_loss": self.state["best_val"],
-            "best_step": self.state["best_step"],
-            "train_tokens_per_s": round(self.state["tokens"] / max(self.state["elapsed"], 1e-9), 1),
-            "versions": _versions(),
-        })
+        manifest = TrainManifest(
+            safemix_version=__version__,
+            kind="full" if cfg.method == "full" else "adapter",
+            base_model=cfg.model,
+            base_fingerprint=self.ref.fingerprint,
+            method=cfg.method,
+            prompt_format=self.fmt.describe(),
+            data={**self.loaded.provenance(), "train_examples": len(self.train_ex),
+                  "val_examples": len(self.val_ex), "dropped_by_cutoff": self.dropped},
+            seed=cfg.seed,
+            steps=self.state["step"],
+            first_loss=losses[0] if losses else None,
+            final_loss=losses[-1] if losses else None,
+            best_val_loss=self.state["best_val"],
+            best_step=self.state["best_step"],
+            train_tokens_per_s=round(self.state["tokens"] / max(self.state["elapsed"], 1e-9), 1),
+            versions=_versions(),
+        )
+        atomic_write_json(self.work / MANIFEST, manifest.dump())
         for name in ("checkpoint", "checkpoint.old", "best.safetensors"):
             path = self.work / name
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
