@@ -30,12 +30,18 @@ def test_progress_in_a_log_is_periodic_plain_lines():
     t.advance(2, tokens=100)  # too soon for a line
     time.sleep(0.06)
     t.advance(3, tokens=150, suite="Q-Harm")
+    t.advance(5, tokens=50)  # too soon again: the closing line reports it
     t.close()
     lines = buf.getvalue().splitlines()
     assert len(lines) == 2 and "\x1b" not in buf.getvalue()  # no terminal control codes
     assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] generate k=50 seed=1: 5/10 prompts \(50%\), suite Q-Harm, "
                         r"[\d,]+ tok/s, ETA \d+:\d\d:\d\d", lines[0]), lines[0]
-    assert lines[1].split("] ", 1)[1].startswith("generate k=50 seed=1: 5/10 prompts (50%)")
+    assert lines[1].split("] ", 1)[1].startswith("generate k=50 seed=1: 10/10 prompts (100%)")
+    once = io.StringIO()
+    t = Ticker("train", 2, "steps", stream=once, every=0)
+    t.advance(2)  # its periodic line already says 2/2: closing does not repeat it
+    t.close()
+    assert len(once.getvalue().splitlines()) == 1
     quiet = io.StringIO()
     Ticker("x", 3, "steps", stream=quiet, enabled=False).close()
     assert quiet.getvalue() == ""

@@ -31,7 +31,7 @@ class Ticker:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.t0 = self.last = time.monotonic()
-        self.done0, self.tokens, self.fields = start, 0, {}
+        self.done0, self.tokens, self.fields, self.printed = start, 0, {}, None
         self.live = (live if live is not None else self.stream.isatty()) and enabled
         self.bar = None
         if self.live:
@@ -72,12 +72,15 @@ class Ticker:
                              ([f"{self.rate()[1]:,.0f} tok/s"] if self.tokens else []))
             self.bar.update(self.task, completed=self.done, extra=extra)
         elif time.monotonic() - self.last >= self.every:
-            self.last = time.monotonic()
-            print(self.line(), file=self.stream, flush=True)
+            self._print()
+
+    def _print(self) -> None:
+        self.last, self.printed = time.monotonic(), self.done
+        print(self.line(), file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
-        elif self.enabled:
-            print(self.line(), file=self.stream, flush=True)
+        elif self.enabled and self.printed != self.done:  # the last periodic line may already say it
+            self._print()
