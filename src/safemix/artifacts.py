@@ -137,8 +137,18 @@ class StepTime(Record):
     peak_rss_mb: float
 
 
+class JobRecord(Record):
+    """A point's job on a cluster executor, and how it ended."""
+    point: str
+    executor: str
+    job_id: str | None = None
+    state: str
+    reason: str | None = None
+    log: str | None = None
+
+
 class RunRecord(Record):
-    """``run.json``: what the last ``safemix run`` call did and cost."""
+    """``run.json``: what the last ``safemix run`` call did and cost (and, on a cluster, its jobs)."""
     config: str
     steps: int
     ran: int
@@ -146,6 +156,8 @@ class RunRecord(Record):
     peak_rss_mb: float | None = None
     seconds_this_call: float | None = None
     step_times: list[StepTime] = []
+    executor: str = "local"
+    jobs: list[JobRecord] = []
 
 
 R = TypeVar("R", bound=Record)

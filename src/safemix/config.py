@@ -137,6 +137,40 @@ class ReportSection(_Strict):
     safe_refusal_tolerance: float = Field(0.10, ge=0, le=1)
 
 
+class SlurmOptions(_Strict):
+    """One job per (k, seed) point (``executor: {kind: slurm, slurm: {...}}``)."""
+    partition: str | None = None
+    gpus_per_node: int = Field(0, ge=0)
+    cpus_per_task: int = Field(4, gt=0)
+    mem_gb: int | None = Field(None, gt=0)
+    timeout_min: int = Field(24 * 60, gt=0)  # a job that hits it is requeued and resumes
+    account: str | None = None
+    max_parallel: int = Field(64, gt=0)  # array jobs running at once
+    sbatch: dict[str, str | int] = {}  # any other sbatch option, e.g. {qos: high, constraint: a100}
+
+
+class RayOptions(_Strict):
+    """One Ray task per (k, seed) point (``executor: {kind: ray, ray: {...}}``)."""
+    address: str | None = None  # an existing cluster (e.g. ray://head:10001 or auto); none: a local Ray
+    num_cpus: float = Field(1, gt=0)  # per task
+    num_gpus: float = Field(0, ge=0)  # per task
+    max_retries: int = Field(1, ge=0)  # a task whose worker died is retried and resumes
+    local_cpus: int | None = Field(None, gt=0)  # CPUs of the local Ray (default: all)
+
+
+class ExecutorSection(_Strict):
+    """Where the points run; not part of any step key (a point gives the same result anywhere)."""
+    kind: str = "local"
+    slurm: SlurmOptions = SlurmOptions()
+    ray: RayOptions = RayOptions()
+
+    _kind = field_validator("kind")(lambda v: _one_of(v, executor_kinds(), "executor"))
+
+
+def executor_kinds() -> list[str]:
+    return ["local", *_registry("run.executors", "available")()]
+
+
 class RunConfig(_Strict):
     name: str  # a folder name under runs/, not a path
     model: str
@@ -149,6 +183,7 @@ class RunConfig(_Strict):
     capability: CapabilitySection | None = None
     quality: QualitySection | None = None
     report: ReportSection = ReportSection()
+    executor: ExecutorSection = ExecutorSection()
 
     @field_validator("name")
     @classmethod

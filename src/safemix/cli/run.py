@@ -17,11 +17,14 @@ def run_cmd(
     only: Optional[str] = typer.Option(None, help="Run one point, e.g. k=100 or k=100,seed=2 (one process per "
                                                   "point lets several GPUs or machines share a sweep)."),
     data_dir: Optional[Path] = DataDir,
+    executor: Optional[str] = typer.Option(None, help="Where the points run: local (this process), slurm or ray "
+                                                      "(one job per (k, seed) point); default: the config's "
+                                                      "executor.kind."),
 ) -> None:
     """Run the whole sweep (mix -> train -> generate -> judge -> report); safe to kill and re-run."""
     from ..run import parse_only, run
 
-    run(config, out, dry_run=dry_run, only=parse_only(only), data_dir=data_dir)
+    run(config, out, dry_run=dry_run, only=parse_only(only), data_dir=data_dir, executor=executor)
 
 
 def status_cmd(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:

@@ -1,7 +1,7 @@
 """One writer per step: an exclusive lock beside the step's folder.
 
 ``<stage>/<key>.lock`` is held with ``flock`` for as long as its owner works on the step, and holds
-the owner's host, pid and start time (for ``safemix status``). The kernel drops the lock when the
+the owner's host, pid, start time and cluster job, if any (for ``safemix status``). The kernel drops the lock when the
 owner dies, however it dies, so a lock left by a killed process is stale by construction and the
 next process simply takes it. A step whose lock is held is "running" for everyone else, who skip
 it -- so several processes (or cluster jobs on one file system) can share one run folder safely.
@@ -42,6 +42,14 @@ def holder(step_path: Path) -> dict | None:
         os.close(fd)
 
 
+def _slurm_job() -> str | None:
+    """This process's SLURM job as squeue/scancel name it (``ARRAY_TASK`` for an array task)."""
+    env = os.environ
+    if "SLURM_ARRAY_JOB_ID" in env and "SLURM_ARRAY_TASK_ID" in env:
+        return f"slurm {env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
+    return f"slurm {env['SLURM_JOB_ID']}" if "SLURM_JOB_ID" in env else None
+
+
 class StepLock:
     """``with StepLock(step.path) as got:`` -- ``got`` is False when another process holds the step."""
 
@@ -66,7 +74,9 @@ class StepLock:
                 break
             os.close(fd)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}).encode(), 0)
+        job = os.environ.get("SAFEMIX_JOB") or _slurm_job()
+        os.pwrite(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(),
+                                  "job": job}).encode(), 0)
         self.fd = fd
         return True
 

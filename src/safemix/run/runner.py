@@ -55,7 +55,8 @@ def describe(steps: list[Step], cfg: RunConfig | None = None) -> str:
     for s in steps:
         who = None if s.done else holder(s.path)
         state = "done" if s.done else "running" if who else "todo"
-        where = f"  (pid {who.get('pid')} on {who.get('host')})" if who else ""
+        job = f"{who['job']}, " if who and who.get("job") else ""
+        where = f"  ({job}pid {who.get('pid')} on {who.get('host')})" if who else ""
         part = "" if s.done else _partial(s, asked)
         lines.append(f"{s.stage:<10} {s.point:<16} {state:<8} {s.path}{where}{part}")
     return "\n".join(lines)
@@ -118,12 +119,21 @@ def preflight(cfg: RunConfig, config: str | Path) -> None:
 
 
 def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool = False, only: dict | None = None,
-        progress: bool = True, data_dir: str | Path | None = None) -> Path:
+        progress: bool = True, data_dir: str | Path | None = None, executor: str | None = None,
+        report_after: bool = True) -> Path:
     """Run every step not yet done, then write the report. ``data_dir`` overrides the config's
-    data.data_dir (and $SAFEMIX_DATA_DIR); it is not part of any step key."""
+    data.data_dir (and $SAFEMIX_DATA_DIR); it is not part of any step key. ``executor`` overrides the
+    config's ``executor.kind``: ``slurm`` or ``ray`` run each (k, seed) point as a job
+    (:mod:`safemix.run.executors`). ``report_after=False``: a job's run of one point, no report."""
     cfg = load_run_config(config)
     if data_dir:
         cfg.data.data_dir = str(data_dir)
+    if executor:
+        from ..config import executor_kinds
+
+        if executor not in executor_kinds():
+            raise SafemixError(f"unknown executor '{executor}' (known: {', '.join(executor_kinds())})")
+        cfg.executor.kind = executor
     run_dir = Path(run_dir or Path("runs") / cfg.name)
     steps = plan(cfg, run_dir, only)
     if dry_run:
@@ -132,6 +142,8 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     if any(not s.done for s in steps):
         preflight(cfg, config)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.executor.kind != "local":
+        return _run_on_cluster(cfg, config, run_dir, steps)
     atomic_write_text(run_dir / "config.yaml", Path(config).read_text())
     todo = [s for s in steps if not s.done]
     started = time.time()
@@ -158,6 +170,8 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
                     execute(step, cfg, progress)
                     times.record(step.stage, step.point, time.time() - t0)
             bar.advance(task)
+    if not report_after:
+        return run_dir
     paths = report(cfg, run_dir)
     atomic_write_json(run_record(run_dir), RunRecord(
         config=cfg.name, steps=len(steps), ran=len(todo) - len(held), held_by_others=len(held),
@@ -170,6 +184,44 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
         console.print(f"peak memory {top['peak_rss_mb']:,.0f} MB, reached by {top['stage']} {top['point']}",
                       highlight=False)
     console.print(f"report: {paths['html']}")
+    return run_dir
+
+
+def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: list[Step]) -> Path:
+    """Submit one job per (k, seed) point with unfinished steps, wait for all, write the report from
+    whatever finished; a job that did not finish is a one-line error per point (run again to resume)."""
+    from .executors import PointJob, get_executor
+
+    atomic_write_text(run_dir / "config.yaml", Path(config).read_text())
+    cfg_path = str((run_dir / "config.yaml").resolve())
+    dd = data_dir(cfg)
+    points = sorted({(s.k, s.seed) for s in steps if not s.done})
+    jobs = [PointJob(cfg_path, str(run_dir.resolve()), k, seed, str(Path(dd).resolve()) if dd else None)
+            for k, seed in points]
+    started, done_before = time.time(), sum(s.done for s in steps)
+    ex = get_executor(cfg.executor.kind, getattr(cfg.executor, cfg.executor.kind), run_dir)
+
+    def record(outcomes) -> None:
+        atomic_write_json(run_record(run_dir), RunRecord(
+            config=cfg.name, steps=len(steps), ran=0, seconds_this_call=round(time.time() - started, 1),
+            executor=cfg.executor.kind, jobs=[vars(o) for o in outcomes]).dump())
+
+    outcomes = []
+    if jobs:
+        console.print(f"submitting {len(jobs)} point(s) to {cfg.executor.kind}: {', '.join(j.point for j in jobs)}",
+                      highlight=False, soft_wrap=True)
+        outcomes = ex.run_points(jobs, f"safemix-{cfg.name}", on_submit=record)
+    ran = sum(s.done for s in steps) - done_before  # ``done`` reads the markers now
+    atomic_write_json(run_record(run_dir), RunRecord(
+        config=cfg.name, steps=len(steps), ran=ran, seconds_this_call=round(time.time() - started, 1),
+        executor=cfg.executor.kind, jobs=[vars(o) for o in outcomes]).dump())
+    paths = report(cfg, run_dir)
+    console.print(f"report: {paths['html']}")
+    failed = [o for o in outcomes if o.state != "COMPLETED"]
+    if failed:
+        detail = "; ".join(f"{o.point} ({cfg.executor.kind} job {o.job_id}): {o.reason}" for o in failed[:4])
+        raise SafemixError(f"{len(failed)} of {len(outcomes)} point job(s) did not finish: {detail}; logs in "
+                           f"{run_dir / 'jobs'}; run again to resume them")
     return run_dir
 
 
@@ -192,7 +244,11 @@ def status(run_dir: str | Path) -> str:
     extra = ""
     if run_record(run_dir).is_file():
         last = read_record(RunRecord, run_record(run_dir))
-        extra = (f"\nlast call: ran {last.ran} step(s) in {last.seconds_this_call} s, peak memory {last.peak_rss_mb} MB"
+        memory = f", peak memory {last.peak_rss_mb} MB" if last.peak_rss_mb is not None else ""
+        extra = (f"\nlast call ({last.executor}): ran {last.ran} step(s) in {last.seconds_this_call} s{memory}"
                  + "".join(f"\n  {t.stage:<10} {t.point:<16} {t.seconds:>8.1f} s  {t.peak_rss_mb:>8,.0f} MB peak so far"
-                           for t in last.step_times))
+                           for t in last.step_times)
+                 + "".join(f"\n  {j.point:<16} {j.executor} job {j.job_id}: {j.state}"
+                           + (f" -- {j.reason}" if j.reason else "") + (f" (log {j.log})" if j.log else "")
+                           for j in last.jobs))
     return f"{describe(steps, cfg)}\n{done}/{len(steps)} steps done; {tail}{extra}"

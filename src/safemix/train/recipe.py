@@ -79,6 +79,9 @@ class SFTRecipe:
         ckpt = find_checkpoint(self.work) if self.resume else None
         if ckpt is not None:
             self.state = load_checkpoint(ckpt, self.acc.unwrap_model(self.model), self.optimizer, self.scheduler)
+            if self.acc.is_main_process:
+                print(f"resuming {self.out} from its checkpoint at step {self.state['step']}/{self.total_steps}",
+                      file=sys.stderr, flush=True)
         self._truncate_log(self.state["step"])
 
     def _prepare_work_dir(self) -> None:

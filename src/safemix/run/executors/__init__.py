@@ -1,0 +1,111 @@
+"""Where a sweep's points run: ``local`` (this process, the default), ``slurm`` (submitit jobs) or
+``ray`` (Ray tasks). Each executor is one module of this package that registers itself with
+:func:`register`; the registry imports every module, so adding an engine is adding one file.
+
+An executor only decides *where* a point runs: every job runs :func:`run_point` -- the same
+``safemix run --only k=K,seed=S`` as a local process -- so the per-step locks and completion markers
+stay the single record of what is done, a re-submitted sweep skips finished steps, and a job killed
+mid-training resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ...errors import SafemixError
+
+EXECUTORS: dict[str, Callable] = {}
+_ABOUT: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class PointJob:
+    """One (k, seed) point of a sweep, as a job runs it."""
+    config: str  # the run folder's config.yaml (absolute)
+    run_dir: str
+    k: int
+    seed: int
+    data_dir: str | None = None
+
+    @property
+    def point(self) -> str:
+        return f"k={self.k} seed={self.seed}"
+
+
+@dataclass
+class JobOutcome:
+    point: str
+    executor: str
+    job_id: str | None
+    state: str  # COMPLETED, FAILED, CANCELLED, ...
+    reason: str | None = None  # one line, when it did not complete
+    log: str | None = None
+
+
+def register(name: str, about: str):
+    def deco(factory):
+        EXECUTORS[name] = factory
+        _ABOUT[name] = about
+        return factory
+    return deco
+
+
+def _discover() -> None:
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def available() -> list[str]:
+    return sorted(EXECUTORS)
+
+
+def get_executor(name: str, options, run_dir: Path):
+    if name not in EXECUTORS:
+        raise SafemixError(f"unknown executor '{name}' (known: {', '.join(available())})")
+    return EXECUTORS[name](options, Path(run_dir))
+
+
+def run_point(job: PointJob, log: str | None = None) -> str:
+    """Run one point's steps (what a job executes); returns the point. ``log``: send this process's
+    output there too (Ray workers; SLURM jobs already write their own log files)."""
+    from ..runner import run
+
+    if log is None:
+        run(job.config, job.run_dir, only={"k": job.k, "seed": job.seed}, data_dir=job.data_dir, executor="local",
+            report_after=False)
+        return job.point
+    import os
+    import sys
+
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "a", encoding="utf-8") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            run(job.config, job.run_dir, only={"k": job.k, "seed": job.seed}, data_dir=job.data_dir,
+                executor="local", report_after=False)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+    return job.point
+
+
+def one_line(exc: BaseException) -> str:
+    """The last meaningful line of an exception (a job's traceback ends with its reason)."""
+    lines = [x.strip() for x in str(exc).strip().splitlines() if x.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
+_discover()

@@ -1,0 +1,73 @@
+"""``ray``: one Ray task per (k, seed) point, on an existing cluster (``address``) or a local one
+started for the sweep (its servers bound to 127.0.0.1: Ray's single-machine mode). Each task asks for ``num_cpus``/``num_gpus``; a task
+whose worker dies is retried ``max_retries`` times and resumes from the step markers and the
+training checkpoint. Logs: ``RUN_DIR/jobs/ray/k=K_seed=S.log``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import MissingExtraError
+from . import JobOutcome, PointJob, one_line, register, run_point
+
+INSTALL = "the ray executor needs ray: pip install 'safemix[ray]'"
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise MissingExtraError(INSTALL) from None
+    return ray
+
+
+def _task(job: PointJob, log: str) -> str:
+    """A Ray task: the point, with its task id in the step locks (``safemix status``)."""
+    import os
+
+    os.environ["SAFEMIX_JOB"] = f"ray task {_ray().get_runtime_context().get_task_id()[:16]}"
+    return run_point(job, log)
+
+
+@register("ray", "one Ray task per (k, seed) point, on a cluster by address or a local Ray")
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, options, run_dir: Path):
+        self.o, self.run_dir = options, run_dir
+        self.folder = run_dir / "jobs" / "ray"
+
+    def run_points(self, jobs: list[PointJob], name: str, on_submit=None) -> list[JobOutcome]:
+        import os
+
+        o, started = self.o, False
+        if not o.address:  # a local Ray of this sweep: every server on loopback (Ray's single-machine mode)
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        ray = _ray()
+        if not ray.is_initialized():
+            if o.address:
+                ray.init(address=o.address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=o.local_cpus, include_dashboard=False, log_to_driver=False)
+            started = True
+        try:
+            task = ray.remote(num_cpus=o.num_cpus, num_gpus=o.num_gpus, max_retries=o.max_retries)(_task)
+            logs = [self.folder / f"k={j.k}_seed={j.seed}.log" for j in jobs]
+            refs = [task.options(name=f"{name} {j.point}").remote(j, str(log)) for j, log in zip(jobs, logs)]
+            if on_submit:
+                on_submit([JobOutcome(j.point, self.name, r.task_id().hex(), "SUBMITTED") for j, r in zip(jobs, refs)])
+            outcomes = []
+            for j, ref, log in zip(jobs, refs, logs):
+                try:
+                    ray.get(ref)
+                    outcomes.append(JobOutcome(j.point, self.name, ref.task_id().hex(), "COMPLETED", log=str(log)))
+                except ray.exceptions.TaskCancelledError as exc:
+                    outcomes.append(JobOutcome(j.point, self.name, ref.task_id().hex(), "CANCELLED", one_line(exc), str(log)))
+                except ray.exceptions.RayError as exc:
+                    reason = one_line(exc.cause if getattr(exc, "cause", None) else exc)
+                    outcomes.append(JobOutcome(j.point, self.name, ref.task_id().hex(), "FAILED", reason, str(log)))
+            return outcomes
+        finally:
+            if started:
+                ray.shutdown()
