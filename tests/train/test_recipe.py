@@ -135,3 +135,29 @@ def test_gradient_checkpointing_gives_the_same_weights_in_less_memory(smollm, mi
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert peak["1"] < 0.8 * peak["0"], peak
     assert TrainConfig(gradient_checkpointing=True).result_fields() == TrainConfig().result_fields()
+
+
+@pytest.mark.slow
+def test_two_processes_reach_the_same_adapter_as_one(smollm, mixture_file, tmp_path):
+    """torchrun with 2 CPU processes (gloo) splits each step's micro-batches and all-reduces the
+    gradients: same global batch, so the same adapter as one process, within float tolerance. (With
+    LoRA dropout the processes draw other dropout masks than one process would, so the comparison
+    is made without it.)"""
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("lora_dropout: 0.0\n")
+    args = ["-m", "safemix", "train", "--data", str(mixture_file), "--config", str(cfg), "--max-steps", "3",
+            "--batch-size", "4", "--micro-batch-size", "2", "--cutoff-len", "96", "--lr", "1e-3", "--seed", "3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")], env=env, capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          *args, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True)
+    assert two.returncode == 0, [x for x in two.stderr.splitlines() if "error" in x.lower()][:5] or two.stderr[-2000:]
+    a, b = (load_file(str(tmp_path / d / "adapter" / "adapter_model.safetensors")) for d in ("one", "two"))
+    assert a.keys() == b.keys()
+    moved = [k for k in a if "lora_B" in k]
+    assert moved and all(a[k].abs().max() > 0 for k in moved)  # training moved the adapter
+    for k in a:
+        assert torch.allclose(a[k], b[k], rtol=1e-3, atol=1e-5), (k, (a[k] - b[k]).abs().max())
+    log = [json.loads(x) for x in (tmp_path / "two" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]  # one process writes the log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -52,4 +53,5 @@ def train_cmd(
         typer.echo(f"{out} is already trained (use --overwrite to retrain)")
         return
     folder = train(cfg, data, out, data_dir=data_dir, resume=resume, overwrite=overwrite)
-    typer.echo(f"wrote {folder}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun / accelerate launch: once, not per process
+        typer.echo(f"wrote {folder}")

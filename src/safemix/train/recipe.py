@@ -64,7 +64,9 @@ class SFTRecipe:
         self.fmt = get_format(cfg.prompt_format, self.tok)
         torch.manual_seed(cfg.seed)
         self._split_and_encode()  # validates the data before any folder is made
-        self._prepare_work_dir()
+        if self.acc.is_main_process:  # one process owns OUT.partial: another must not wipe it under it
+            self._prepare_work_dir()
+        self.acc.wait_for_everyone()
         self.model = self._build_model()
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
