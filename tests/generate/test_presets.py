@@ -32,3 +32,24 @@ def test_vllm_missing_extra_is_a_clear_error():
         pytest.skip("vllm is installed")
     with pytest.raises(MissingExtraError, match=r"pip install 'safemix\[vllm\]'"):
         VLLMBackend("m", None)
+
+
+def test_one_vllm_engine_per_base_model_serves_every_point(tmp_path, monkeypatch):
+    """Up to the engine boundary (no GPU here): every point's backend gets the one engine of its base
+    model, created once with LoRA on, and sends its own adapter with each request. ``made`` stands in
+    for ``vllm.LLM`` and records what the engine would be built with."""
+    from safemix.generate import vllm as v
+
+    monkeypatch.setattr(v, "_ENGINES", {})
+    made = []
+
+    def factory(**kw):
+        made.append(kw)
+        return object()
+
+    base = v.engine("/models/llama-7b", True, factory=factory)
+    assert v.engine("/models/llama-7b", True, factory=factory) is base  # k=100 and k=300 share it
+    assert made == [{"model": "/models/llama-7b", "enable_lora": True, "max_lora_rank": 64}]
+    full = v.engine(tmp_path / "full" / "model", False, factory=factory)  # a full fine-tune: its own engine
+    assert full is not base and made[-1] == {"model": str(tmp_path / "full" / "model")}
+    assert len(made) == 2

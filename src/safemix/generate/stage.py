@@ -110,7 +110,7 @@ def load_backend(model: str | None, adapter, prompt_format: str | None, allow_fo
         from .vllm import VLLMBackend
 
         if manifest.get("kind") == "full":
-            return VLLMBackend(str(weights), None), info, _fmt(fmt_name, ref, trust_remote_code)
+            return VLLMBackend(str(weights), None, base=False), info, _fmt(fmt_name, ref, trust_remote_code)
         return VLLMBackend(ref.path, weights), info, _fmt(fmt_name, ref, trust_remote_code)
     if backend != "hf":
         raise SafemixError(f"unknown backend '{backend}' (known: hf, vllm)")

@@ -1,5 +1,7 @@
-"""The vLLM backend (extra ``[vllm]``): one base model serves every point of a sweep, each adapter
-attached per request with ``LoRARequest``. Request building is plain Python and tested without vLLM."""
+"""The vLLM backend (extra ``[vllm]``): one engine per base model per process serves every point of a
+sweep, each point's adapter attached per request with ``LoRARequest`` -- the base model loads once,
+not once per point. Engine sharing and request building are plain Python, tested without vLLM (no
+GPU here); the engine itself is vLLM's."""
 
 from __future__ import annotations
 
@@ -28,15 +30,33 @@ def sampling_args(d: Decoding) -> tuple[str, dict]:
     return "sample", {"max_tokens": d.max_new_tokens, "temperature": 0.0}
 
 
+_ENGINES: dict[tuple, object] = {}  # one engine per base model in this process, shared by every point
+
+
+def engine(model_path: str, lora: bool, max_lora_rank: int = 64, factory=None, **llm_kwargs):
+    """The process's engine for ``model_path``: created once, then reused by every later generate step
+    of the sweep (each point's adapter goes with its requests). A base model's engine always has
+    LoRA enabled, so that points with and without adapters share it; a full fine-tune is its own
+    model (``lora`` False) and gets its own engine. ``factory``: ``vllm.LLM`` unless given."""
+    key = (str(model_path), lora, max_lora_rank, tuple(sorted(llm_kwargs.items())))
+    if key not in _ENGINES:
+        if factory is None:
+            try:
+                from vllm import LLM as factory
+            except ImportError:
+                raise MissingExtraError("vllm", "vllm") from None
+        extra = {"enable_lora": True, "max_lora_rank": max_lora_rank} if lora else {}
+        _ENGINES[key] = factory(model=str(model_path), **extra, **llm_kwargs)
+    return _ENGINES[key]
+
+
 class VLLMBackend:
     name = "vllm"
 
-    def __init__(self, model_path: str, adapter_dir: str | Path | None, max_lora_rank: int = 64, **llm_kwargs):
-        try:
-            from vllm import LLM
-        except ImportError:
-            raise MissingExtraError("vllm", "vllm") from None
-        self.llm = LLM(model=model_path, enable_lora=adapter_dir is not None, max_lora_rank=max_lora_rank, **llm_kwargs)
+    def __init__(self, model_path: str, adapter_dir: str | Path | None, max_lora_rank: int = 64, base: bool = True,
+                 **llm_kwargs):
+        """``base``: ``model_path`` is a base model that adapters attach to (False: a full fine-tune)."""
+        self.llm = engine(model_path, base, max_lora_rank, **llm_kwargs)
         self.tok = self.llm.get_tokenizer()
         self.adapter_dir = adapter_dir
 
