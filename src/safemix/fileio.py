@@ -52,7 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
     except OSError as exc:
-        if exc.filename is None:  # a full disk reports no file: name the one being written
+        if exc.filename is None and exc.errno is not None:  # a full disk names no file: name the one being written
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     finally:

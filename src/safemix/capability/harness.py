@@ -51,7 +51,7 @@ def evaluate_capability(tasks: str | list[str], out: str | os.PathLike, *, model
     """Score model (+ adapter) on the tasks; writes ``out`` (JSON) atomically and returns it."""
     import torch
 
-    from ..generate.stage import load_model
+    from ..models.trained import load_model
 
     specs = parse_tasks(tasks)
     lm_eval, tm, digests = task_manager(specs)  # every check before the model loads

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..artifacts import TRAIN_MANIFEST, GenerationRecord, TrainManifest, generation_file, read_record, weights_dir
+from ..artifacts import GenerationRecord, generation_file
 from ..data.load import load_suites
 from ..data.records import EvalPrompt
 from ..data.registry import report_group
@@ -13,30 +13,11 @@ from ..data.select import hash_order
 from ..errors import SafemixError
 from ..formats import get_format
 from ..markers import clear_done, mark_done
-from ..models import fingerprint, load_causal_lm, load_tokenizer, resolve_model
-from ..models.adapter import adapter_fingerprint, apply_adapter, check_adapter, refuse_pickles
+from ..models import load_tokenizer
+from ..models.trained import load_merged, model_info, resolve_trained
 from ..progress import Ticker
+from ..store import SuiteStore, record_key
 from .presets import Decoding
-from .store import SuiteStore, record_key
-
-
-def read_adapter(adapter: str | os.PathLike) -> tuple[dict, Path, str]:
-    """(manifest, weights folder, prompt format name) of a ``safemix train`` output folder."""
-    folder = Path(adapter)
-    manifest_path = folder / TRAIN_MANIFEST
-    if not manifest_path.is_file():
-        raise SafemixError(f"{manifest_path}: not a finished safemix train output (no {TRAIN_MANIFEST})")
-    typed = read_record(TrainManifest, manifest_path)
-    manifest, kind, fmt = typed.dump(), typed.kind, typed.prompt_format.name
-    weights = weights_dir(folder, kind)
-    if kind == "full":
-        refuse_pickles(weights, "weights from .safetensors")
-        if not any(weights.glob("*.safetensors")):
-            raise SafemixError(f"{weights}: no .safetensors weights")
-    else:
-        check_adapter(weights)
-    return manifest, weights, fmt
-
 
 Limit = int | dict[str, int] | None
 
@@ -58,42 +39,6 @@ def subsample(prompts: list[EvalPrompt], limit: Limit, seed: int) -> list[EvalPr
         return prompts
     keep = set(hash_order(prompts, seed, "subsample")[:limit])
     return [p for i, p in enumerate(prompts) if i in keep]
-
-
-def resolve_trained(model: str | None, adapter) -> tuple[str, object, dict, Path | None, str | None]:
-    """(model spec, model ref, adapter manifest, adapter weights folder, trained prompt format)."""
-    manifest, weights, trained_fmt = read_adapter(adapter) if adapter else ({}, None, None)
-    spec = model or manifest.get("base_model")
-    if not spec:
-        raise SafemixError("give --model (or an --adapter whose manifest names its base model)")
-    ref = resolve_model(spec)
-    if manifest and manifest.get("base_fingerprint") not in (None, ref.fingerprint):
-        raise SafemixError(f"adapter {adapter} was trained on a different base model than '{spec}'")
-    return spec, ref, manifest, weights, trained_fmt
-
-
-def model_info(spec: str, ref, adapter, weights: Path | None, kind: str | None = None) -> dict:
-    """What a result records about the model it came from."""
-    return {"model": spec, "model_fingerprint": ref.fingerprint, "adapter": str(adapter) if adapter else None,
-            "adapter_fingerprint": None if not weights else fingerprint(weights) if kind == "full"
-            else adapter_fingerprint(weights)}
-
-
-def load_merged(ref, manifest: dict, weights: Path | None, trust_remote_code: bool = False, dtype=None):
-    """The causal LM of a base model, a full fine-tune, or a base model with its LoRA merged in."""
-    if manifest.get("kind") == "full":
-        return load_causal_lm(type(ref)(ref.spec, str(weights), fingerprint(weights)), dtype=dtype,
-                              trust_remote_code=trust_remote_code)
-    lm = load_causal_lm(ref, dtype=dtype, trust_remote_code=trust_remote_code)
-    return apply_adapter(lm, weights) if weights is not None else lm
-
-
-def load_model(model: str | None = None, adapter=None, trust_remote_code: bool = False, dtype=None):
-    """(model, tokenizer, info) for a base model and/or a ``safemix train`` output folder."""
-    spec, ref, manifest, weights, _ = resolve_trained(model, adapter)
-    info = model_info(spec, ref, adapter, weights, manifest.get("kind"))
-    lm = load_merged(ref, manifest, weights, trust_remote_code, dtype)
-    return lm, load_tokenizer(ref, trust_remote_code), info
 
 
 def load_backend(model: str | None, adapter, prompt_format: str | None, allow_format_mismatch: bool,

@@ -2,11 +2,12 @@
 
 Each judge registers itself in its own module (see ``base.register``); the registry imports them all."""
 
+from ..stats import bootstrap_ci, win_rate
 from .agreement import evaluate_judge, judge_vs_judge, read_labels, write_labels
 from .base import COMPLIANCE, KINDS, PARTIAL, REFUSAL, REFUSAL_LABELS, Judge, Verdict, available, get_judge, get_judges, registry
 from .llm import LLMJudge, parse_verdict
-from .metrics import agreement, auroc, bootstrap_ci
-from .quality import RelevanceJudge, win_rate
+from .metrics import agreement, auroc
+from .quality import RelevanceJudge
 from .refusal_clf import RefusalClassifier
 from .reward_model import RewardModelJudge
 from .stage import JudgeFailures, judge, read_generations

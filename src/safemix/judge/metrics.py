@@ -1,4 +1,4 @@
-"""Agreement metrics: accuracy, macro-F1, Cohen's kappa, confusion matrix, AUROC, bootstrap CIs."""
+"""Agreement metrics: accuracy, macro-F1, Cohen's kappa, confusion matrix, AUROC."""
 
 from __future__ import annotations
 
@@ -42,13 +42,3 @@ def auroc(scores: list[float], positive: list[bool]) -> float:
         return float("nan")
     greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
     return float(greater / (len(pos) * len(neg)))
-
-
-def bootstrap_ci(values: list[float], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean."""
-    x = np.asarray(values, dtype=float)
-    if len(x) == 0:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
-    return float(np.quantile(means, alpha / 2)), float(np.quantile(means, 1 - alpha / 2))

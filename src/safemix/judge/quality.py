@@ -15,8 +15,8 @@ import numpy as np
 
 from ..artifacts import VerdictRecord, read_records
 from ..errors import SafemixError
+from ..stats import win_rate
 from .base import Judge, Verdict, register
-from .metrics import bootstrap_ci
 
 
 class RelevanceJudge(Judge):
@@ -42,19 +42,6 @@ class RelevanceJudge(Judge):
                     "correct or helpful ones")
 def _relevance(**kw):
     return RelevanceJudge(**kw)
-
-
-def win_rate(baseline: dict[str, float], candidate: dict[str, float], seed: int = 0) -> dict:
-    """Pairwise win rate of ``candidate`` over ``baseline`` on the prompts both scored (ties count
-    half), with a 95% bootstrap CI over prompts."""
-    ids = sorted(set(baseline) & set(candidate))
-    outcomes = [1.0 if candidate[i] > baseline[i] else 0.5 if candidate[i] == baseline[i] else 0.0 for i in ids]
-    if not outcomes:
-        return {"n": 0, "win_rate": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-    lo, hi = bootstrap_ci(outcomes, seed=seed)
-    return {"n": len(ids), "win_rate": round(sum(outcomes) / len(ids), 4), "ci_low": round(lo, 4),
-            "ci_high": round(hi, 4), "wins": outcomes.count(1.0), "ties": outcomes.count(0.5),
-            "losses": outcomes.count(0.0), "outcomes": outcomes}
 
 
 def compare_quality(baseline: str | Path, candidate: str | Path, out: str | Path, judge: str = "quality-rm",

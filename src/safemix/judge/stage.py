@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ..artifacts import GenerationRecord, VerdictRecord, read_records, verdict_file
 from ..errors import DataError, SafemixError
-from ..generate.store import SuiteStore
 from ..markers import clear_done, mark_done, require_done
+from ..store import SuiteStore
 from .base import Judge, Verdict, get_judges
 from .learned import cache_key
 

@@ -4,8 +4,7 @@ win rate against the baseline k (same seed, same prompts)."""
 from __future__ import annotations
 
 from ..artifacts import CAPABILITY, CapabilityResult, VerdictRecord, read_record, read_records
-from ..judge.metrics import bootstrap_ci
-from ..judge.quality import win_rate
+from ..stats import bootstrap_ci, win_rate
 
 CAPABILITY_METRICS = ("acc", "acc_norm")
 

@@ -11,7 +11,7 @@ from ..artifacts import GenerationRecord, Record, VerdictRecord, read_records
 from ..data.registry import HARMFUL_SUITES, report_group
 from ..errors import DataError
 from ..judge.base import COMPLIANCE, HARM_LABELS, KINDS, REFUSAL
-from ..judge.metrics import bootstrap_ci
+from ..stats import bootstrap_ci
 from .health import HEALTH_METRICS, health
 from .stats import RATE_METRICS, pooled_ci, wilson
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..fileio import atomic_write_text
+from .fileio import atomic_write_text
 
 
 def record_key(model_fp: str, adapter_fp: str | None, formatted: str, decoding: dict) -> str:

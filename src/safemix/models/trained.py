@@ -1,0 +1,67 @@
+"""A ``safemix train`` output as a model: its manifest, its weights (safetensors only), and the
+causal LM of base + adapter (merged) or of a full fine-tune. Used by generation and by capability
+evaluation alike."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..artifacts import TRAIN_MANIFEST, TrainManifest, read_record, weights_dir
+from ..errors import SafemixError
+from .adapter import adapter_fingerprint, apply_adapter, check_adapter, refuse_pickles
+from .load import fingerprint, load_causal_lm, load_tokenizer, resolve_model
+
+
+def read_adapter(adapter: str | os.PathLike) -> tuple[dict, Path, str]:
+    """(manifest, weights folder, prompt format name) of a ``safemix train`` output folder."""
+    folder = Path(adapter)
+    manifest_path = folder / TRAIN_MANIFEST
+    if not manifest_path.is_file():
+        raise SafemixError(f"{manifest_path}: not a finished safemix train output (no {TRAIN_MANIFEST})")
+    typed = read_record(TrainManifest, manifest_path)
+    manifest, kind, fmt = typed.dump(), typed.kind, typed.prompt_format.name
+    weights = weights_dir(folder, kind)
+    if kind == "full":
+        refuse_pickles(weights, "weights from .safetensors")
+        if not any(weights.glob("*.safetensors")):
+            raise SafemixError(f"{weights}: no .safetensors weights")
+    else:
+        check_adapter(weights)
+    return manifest, weights, fmt
+
+
+def resolve_trained(model: str | None, adapter) -> tuple[str, object, dict, Path | None, str | None]:
+    """(model spec, model ref, adapter manifest, adapter weights folder, trained prompt format)."""
+    manifest, weights, trained_fmt = read_adapter(adapter) if adapter else ({}, None, None)
+    spec = model or manifest.get("base_model")
+    if not spec:
+        raise SafemixError("give --model (or an --adapter whose manifest names its base model)")
+    ref = resolve_model(spec)
+    if manifest and manifest.get("base_fingerprint") not in (None, ref.fingerprint):
+        raise SafemixError(f"adapter {adapter} was trained on a different base model than '{spec}'")
+    return spec, ref, manifest, weights, trained_fmt
+
+
+def model_info(spec: str, ref, adapter, weights: Path | None, kind: str | None = None) -> dict:
+    """What a result records about the model it came from."""
+    return {"model": spec, "model_fingerprint": ref.fingerprint, "adapter": str(adapter) if adapter else None,
+            "adapter_fingerprint": None if not weights else fingerprint(weights) if kind == "full"
+            else adapter_fingerprint(weights)}
+
+
+def load_merged(ref, manifest: dict, weights: Path | None, trust_remote_code: bool = False, dtype=None):
+    """The causal LM of a base model, a full fine-tune, or a base model with its LoRA merged in."""
+    if manifest.get("kind") == "full":
+        return load_causal_lm(type(ref)(ref.spec, str(weights), fingerprint(weights)), dtype=dtype,
+                              trust_remote_code=trust_remote_code)
+    lm = load_causal_lm(ref, dtype=dtype, trust_remote_code=trust_remote_code)
+    return apply_adapter(lm, weights) if weights is not None else lm
+
+
+def load_model(model: str | None = None, adapter=None, trust_remote_code: bool = False, dtype=None):
+    """(model, tokenizer, info) for a base model and/or a ``safemix train`` output folder."""
+    spec, ref, manifest, weights, _ = resolve_trained(model, adapter)
+    info = model_info(spec, ref, adapter, weights, manifest.get("kind"))
+    lm = load_merged(ref, manifest, weights, trust_remote_code, dtype)
+    return lm, load_tokenizer(ref, trust_remote_code), info
