@@ -116,6 +116,7 @@ class VerdictRecord(Record):
     score: float | None = None
     error: str | None = None
     failed: bool = False
+    details: dict | None = None  # judge-specific (moderation categories and scores, a guard's codes)
     key: str
 
 

@@ -37,6 +37,7 @@ class Verdict:
     score: float | None = None
     error: str | None = None
     failed: bool = False  # the judge could not be asked (e.g. an API error): retried on the next run
+    details: dict | None = None  # judge-specific detail kept in the record (e.g. moderation categories)
 
     def to_dict(self) -> dict:
         return asdict(self)
