@@ -84,7 +84,7 @@ def test_registry_finds_every_judge_module_and_rejects_unknown_options(tmp_path)
     modules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
     assert {r.factory.__module__.rsplit(".", 1)[1] for r in reg.values()} <= modules
     js = get_judges(["xstest-strmatch", "llm-refusal"], base_url="http://127.0.0.1:9/v1", timeout=2, data_dir=tmp_path)
-    assert [j.kind for j in js] == ["refusal", "refusal"] and js[1].timeout == 2.0
+    assert [j.kind for j in js] == ["refusal", "refusal"] and js[1].client.timeout == 2.0
     with pytest.raises(SafemixError, match="option\\(s\\) judge_model are taken by none of the judges xstest-strmatch"):
         get_judges(["xstest-strmatch"], judge_model="x")
     code_gen = _gen_dir(tmp_path, RECS)
