@@ -119,12 +119,15 @@ class QualitySection(_Strict):
 
 
 class JudgeOptions(_Strict):
-    """Options for the judges that take them (the LLM judges: endpoint, model, time limits)."""
+    """Options for the judges that take them (API judges: endpoint, model, time limits; guard models)."""
     base_url: str | None = None
     judge_model: str | None = None
     timeout: float | None = Field(None, gt=0)  # seconds per attempt
     max_retries: int | None = Field(None, ge=0)
     max_time: float | None = Field(None, gt=0)  # seconds for all calls of one judge in one step
+    batch_size: int | None = Field(None, gt=0)  # moderation: inputs per request; guards: answers per batch
+    backend: Literal["hf", "vllm"] | None = None  # guard models
+    max_new_tokens: int | None = Field(None, gt=0)  # guard models
 
     def given(self) -> dict:
         return self.model_dump(exclude_none=True)
