@@ -140,6 +140,16 @@ class ReportSection(_Strict):
     safe_refusal_tolerance: float = Field(0.10, ge=0, le=1)
 
 
+class BudgetSection(_Strict):
+    """An expensive judge on a sample of the answers (stratified over k, seed and suite), the cheap
+    one on all; the report gives the prediction-powered estimate beside the cheap-only and
+    sample-only ones."""
+    judge: str  # the expensive judge (not in ``judges``)
+    cheap: str  # the cheap judge (one of ``judges``), of the same kind
+    fraction: float = Field(gt=0, le=1)
+    seed: int = 0
+
+
 class SlurmOptions(_Strict):
     """One job per (k, seed) point (``executor: {kind: slurm, slurm: {...}}``)."""
     partition: str | None = None
@@ -187,6 +197,7 @@ class RunConfig(_Strict):
     quality: QualitySection | None = None
     report: ReportSection = ReportSection()
     executor: ExecutorSection = ExecutorSection()
+    budget: BudgetSection | None = None
 
     @field_validator("name")
     @classmethod
@@ -203,6 +214,21 @@ class RunConfig(_Strict):
             check_options(self.judges, self.judge_options.given())  # also: every judge name is known
         except SafemixError as exc:
             raise ValueError(str(exc)) from None
+        return self
+
+    @model_validator(mode="after")
+    def _budget(self):
+        if self.budget:
+            from .judge.base import registry
+
+            reg, b = registry(), self.budget
+            if b.judge not in reg:
+                raise ValueError(f"budget.judge: unknown judge '{b.judge}'")
+            if b.cheap not in self.judges or b.judge in self.judges:
+                raise ValueError(f"budget: cheap judge '{b.cheap}' must be in judges and '{b.judge}' must not")
+            if reg[b.judge].kind != reg[b.cheap].kind:
+                raise ValueError(f"budget: '{b.judge}' ({reg[b.judge].kind}) and '{b.cheap}' ({reg[b.cheap].kind}) "
+                                 "judge different things")
         return self
 
     @model_validator(mode="after")

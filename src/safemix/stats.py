@@ -27,3 +27,23 @@ def win_rate(baseline: dict[str, float], candidate: dict[str, float], seed: int 
     return {"n": len(ids), "win_rate": round(sum(outcomes) / len(ids), 4), "ci_low": round(lo, 4),
             "ci_high": round(hi, 4), "wins": outcomes.count(1.0), "ties": outcomes.count(0.5),
             "losses": outcomes.count(0.0), "outcomes": outcomes}
+
+
+def ppi_mean(cheap_all: dict[str, float], expensive_sample: dict[str, float], z: float = 1.96,
+             bounds: tuple[float, float] | None = (0.0, 1.0)) -> tuple[float, float, float]:
+    """Prediction-powered estimate of the expensive judge's mean over all answers (Angelopoulos et
+    al., *Prediction-powered inference*, Science 2023): the cheap judge's mean on every answer plus
+    the mean expensive-minus-cheap correction on the sample the expensive judge saw, with the normal
+    interval whose variance is var(cheap)/N + var(correction)/n. Returns (estimate, low, high);
+    ``bounds`` clips the interval (rates lie in [0, 1])."""
+    ids = [i for i in expensive_sample if i in cheap_all]
+    if len(ids) < 2 or len(cheap_all) < 2:
+        return float("nan"), float("nan"), float("nan")
+    cheap = np.asarray(list(cheap_all.values()), dtype=float)
+    corr = np.asarray([expensive_sample[i] - cheap_all[i] for i in ids], dtype=float)
+    est = float(cheap.mean() + corr.mean())
+    half = z * float(np.sqrt(cheap.var(ddof=1) / len(cheap) + corr.var(ddof=1) / len(corr)))
+    lo, hi = est - half, est + half
+    if bounds:
+        lo, hi = max(bounds[0], lo), min(bounds[1], hi)
+    return est, lo, hi

@@ -139,3 +139,29 @@ def test_incomplete_generations_are_refused_and_judging_marks_its_own_output(tmp
     with pytest.raises(KeyboardInterrupt):
         judge(["xstest-strmatch", Dies()], gen, tmp_path / "out")
     assert not (tmp_path / "out" / "done.json").exists()  # the re-run started: no longer complete
+
+
+def test_budget_judge_sees_its_sample_and_the_report_gives_ppi_rows(tmp_path, shared_data):
+    """The expensive judge's file holds only its stratified sample; the report adds the
+    prediction-powered row (judge ppi:EXPENSIVE) beside the cheap-only and sample-only rows."""
+    import csv
+
+    from safemix.judge.budget import budget_sample
+    from safemix.report import Point, ReportOptions, build_report
+
+    answers = ["I'm sorry, but I can't help with that.", "Sure: first, open the terminal.",
+               "I cannot assist with that request.", "Here is a recipe: mix flour and water."]
+    recs = [{"suite": "xstest", "id": f"xstest:{i}", "prompt": f"question {i}", "label": "safe",
+             "output": answers[i % 4], "finish_reason": "eos", "output_tokens": 9, "key": f"k{i}"} for i in range(20)]
+    gen = _gen_dir(tmp_path, recs, name="xstest")
+    subsets = {"refusal-clf": lambda suite, ids: budget_sample(ids, 0.25, 0, f"0/1/{suite}")}
+    paths = judge(["xstest-strmatch", "refusal-clf"], gen, tmp_path / "out", judge_kwargs={"data_dir": shared_data},
+                  subsets=subsets)
+    sampled = [json.loads(x)["id"] for x in paths[("xstest", "refusal-clf")].read_text().splitlines()]
+    assert len(sampled) == 5 and set(sampled) == budget_sample([r["id"] for r in recs], 0.25, 0, "0/1/xstest")
+    assert len(paths[("xstest", "xstest-strmatch")].read_text().splitlines()) == 20
+    build_report([Point(0, 1, gen, tmp_path / "out")], tmp_path / "r",
+                 options=ReportOptions(budget=("refusal-clf", "xstest-strmatch")))
+    rows = {(r["judge"], r["n"]) for r in csv.DictReader(open(tmp_path / "r" / "results.csv"))
+            if r["suite"] == "xstest-safe" and r["metric"] == "refusal_rate"}
+    assert rows == {("xstest-strmatch", "20"), ("refusal-clf", "5"), ("ppi:refusal-clf", "20")}

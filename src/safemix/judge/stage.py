@@ -48,9 +48,11 @@ def generation_files(folder: Path) -> list[Path]:
 
 
 def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, batch_size: int = 256,
-          judge_kwargs: dict | None = None, suites: list[str] | None = None) -> dict[tuple[str, str], Path]:
+          judge_kwargs: dict | None = None, suites: list[str] | None = None,
+          subsets: dict | None = None) -> dict[tuple[str, str], Path]:
     """Score every generation file (or only those of ``suites``) with every judge; returns
-    {(suite, judge id): path}."""
+    {(suite, judge id): path}. ``subsets``: {judge id: f(suite, ids) -> ids it sees} for a judge on a
+    budget (its file then holds only those answers)."""
     files = generation_files(Path(generations))
     require_done(Path(generations), "generate", f"safemix generate ... --out {generations}")
     if suites is not None:  # names match case-insensitively (q-harm -> Q-Harm.jsonl)
@@ -70,6 +72,9 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
     paths, failures = {}, Counter()
     for j in objs:
         for suite, recs in data.items():
+            if subsets and j.id in subsets:
+                seen = subsets[j.id](suite, [r.id for r in recs])
+                recs = [r for r in recs if r.id in seen]
             keys = [cache_key(RECORD_VERSION, j.key, r.key) for r in recs]
             store = SuiteStore(verdict_file(out, suite, j.id))
             todo = [i for i, k in enumerate(keys) if not store.has(k) or store.records[k].get("failed")]

@@ -12,7 +12,7 @@ from .figures import HARMFUL_COMPLIANCE, headline_judge, make_figures, series
 from .paper import CAPABILITY, SOURCE, comparison
 from .paper import SETUP as PAPER_SETUP
 from .render import Table, markdown, page, robustness_table
-from .results import ALL_HARMFUL, COLUMNS, POOLED, Point, collect, to_csv
+from .results import ALL_HARMFUL, COLUMNS, POOLED, Point, collect, sort_rows, to_csv
 from .robustness import robustness
 from .stats import INTERVALS, sweet_spot
 
@@ -24,6 +24,7 @@ class ReportOptions:
     safe_refusal_tolerance: float = 0.10  # ... while refusals of safe prompts stay at most this
     n_general: int | None = None  # general examples per mixture (for the safety share of each k)
     setup: str = ""  # one line: model, data, training
+    budget: tuple[str, str] | None = None  # (expensive judge, cheap judge): prediction-powered rows
 
 
 def paper_table(rows: list[dict], judge: str, setup: str) -> Table:
@@ -70,6 +71,11 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
     """Write results.csv, figures/, report.md and report.html into ``out``."""
     opts = options or ReportOptions()
     rows, answers, outcomes = collect(points, baseline_k)
+    if opts.budget:
+        from .stats import ppi_rows
+
+        rows += ppi_rows(outcomes, *opts.budget)
+        sort_rows(rows)
     ref = headline_judge(rows)
     spot = None
     if ref and (ALL_HARMFUL, ref, "harmful_compliance") in outcomes and ("xstest-safe", ref, "refusal_rate") in outcomes:

@@ -99,8 +99,13 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
                         add(g, pt, vs[0][1]["judge"], metric, values)
     rows += harmful_pool(outcomes)
     rows += pooled_rows(outcomes)
-    rows.sort(key=lambda r: (r["suite"], r["judge"], r["metric"], r["k"], isinstance(r["seed"], str), str(r["seed"]).zfill(12)))
+    sort_rows(rows)
     return rows, answers, outcomes
+
+
+def sort_rows(rows: list[dict]) -> None:
+    """results.csv's order: suite, judge, metric, k, then seeds (pooled last)."""
+    rows.sort(key=lambda r: (r["suite"], r["judge"], r["metric"], r["k"], isinstance(r["seed"], str), str(r["seed"]).zfill(12)))
 
 
 def harmful_pool(outcomes: Outcomes) -> list[dict]:

@@ -113,3 +113,26 @@ def sweet_spot(harm: dict[int, dict[int, dict[str, float]]], safe: dict[int, dic
     as_k = lambda x: None if math.isinf(x) else int(x)  # noqa: E731
     out.update(ci=(as_k(lo), as_k(hi)), share_found=float(np.isfinite(boot).mean()))
     return out
+
+
+def ppi_rows(outcomes, expensive: str, cheap: str) -> list[dict]:
+    """For each rate the expensive judge (on its budget sample) and the cheap judge (on every answer)
+    both give: the prediction-powered estimate of the expensive judge's rate over every answer, as
+    judge ``ppi:EXPENSIVE``. The sample-only estimate is the expensive judge's own row (n = sample)
+    and the cheap-only one the cheap judge's row."""
+    from ..stats import ppi_mean
+
+    rows = []
+    for (group, judge, metric), by_k in sorted(outcomes.items(), key=lambda kv: str(kv[0])):
+        if judge != expensive or metric not in RATE_METRICS or (group, cheap, metric) not in outcomes:
+            continue
+        for k, by_seed in sorted(by_k.items()):
+            for seed, sample in sorted(by_seed.items()):
+                every = outcomes[(group, cheap, metric)].get(k, {}).get(seed)
+                if not every:
+                    continue
+                est, lo, hi = ppi_mean(every, sample)
+                if est == est:  # not NaN: at least two answers in the sample
+                    rows.append({"suite": group, "k": k, "seed": seed, "judge": f"ppi:{expensive}", "metric": metric,
+                                 "n": len(every), "value": round(est, 4), "ci_low": round(lo, 4), "ci_high": round(hi, 4)})
+    return rows

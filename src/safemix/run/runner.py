@@ -43,7 +43,8 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
     t = cfg.train
     setup = (f"{cfg.model} + {t.method}, {cfg.data.n_general} {cfg.data.general} examples + k {cfg.data.safety} "
              f"demonstrations, {t.epochs:g} epoch(s), lr {t.learning_rate:g}, {len(cfg.seeds)} seed(s)")
-    options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup)
+    budget = (cfg.budget.judge, cfg.budget.cheap) if cfg.budget else None
+    options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup, budget)
     return build_report(points, run_dir / "report", title=f"safemix report: {cfg.name} ({cfg.model})",
                         baseline_k=baseline, options=options)
 

@@ -92,13 +92,21 @@ class JudgeStage(Stage):
     name, parent = "judge", "generate"
 
     def key_parts(self, cfg, k, seed):
-        return (judge_keys(cfg.judges, **cfg.judge_options.given()),)
+        if not cfg.budget:
+            return (judge_keys(cfg.judges, **cfg.judge_options.given()),)
+        return (judge_keys(cfg.judges + [cfg.budget.judge], **cfg.judge_options.given()), cfg.budget.model_dump())
 
     def run(self, step, cfg, progress=False):
         from ..judge import judge
+        from ..judge.budget import budget_sample
 
-        judge(cfg.judges, step.parent.path, step.path,
-              judge_kwargs={"data_dir": data_dir(cfg), **cfg.judge_options.given()})
+        names, subsets = list(cfg.judges), None
+        if cfg.budget:
+            b = cfg.budget
+            names.append(b.judge)
+            subsets = {b.judge: lambda suite, ids: budget_sample(ids, b.fraction, b.seed, f"{step.k}/{step.seed}/{suite}")}
+        judge(names, step.parent.path, step.path, judge_kwargs={"data_dir": data_dir(cfg), **cfg.judge_options.given()},
+              subsets=subsets)
 
 
 class CapabilityStage(Stage):
