@@ -27,6 +27,19 @@ def run_cmd(
     run(config, out, dry_run=dry_run, only=parse_only(only), data_dir=data_dir, executor=executor)
 
 
+def audit_cmd(
+    config: Path = typer.Argument(..., help="Audit config YAML: models (built-ins, folders, Hub ids), suites, judges "
+                                            "(see configs/audit-offline.yaml)."),
+    out: Optional[Path] = typer.Option(None, help="Audit folder (default: runs/<config name>)."),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Evaluate existing models, no training: a row per model (harm, over-refusal, quality, capability)."""
+    from ..run.audit import audit
+
+    out_dir = audit(config, out, data_dir)
+    typer.echo(f"report: {out_dir / 'report.html'}")
+
+
 def status_cmd(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """Show which steps of a run are done."""
     from ..run import status
