@@ -115,6 +115,7 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
     manifests = [json.loads(p.read_text()) for p in straight.glob("mixtures/*/k*.manifest.json")]
     assert manifests and all(m["leakage"]["checked"] and m["leakage"]["method"] == "text" for m in manifests)
     assert all(m["leakage"]["suites"] == ["Q-Harm", "xstest"] for m in manifests)  # the suites this run evaluates
+    _check_card(straight, results)
 
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "safemix", "run", str(tiny_config), "--out", str(killed)]
@@ -216,3 +217,38 @@ def test_a_new_stage_is_one_class(tiny_config, tmp_path, monkeypatch):
     assert audits[0].key != audits[1].key and not audits[0].done
     execute(audits[0], load_run_config(tiny_config))
     assert audits[0].done and json.loads((audits[0].path / "audit.json").read_text()) == {"k": 0}
+
+
+def _check_card(run_dir, results_csv):
+    """The model card of k=8 says what the run says: base model, mixture, hyperparameters, and the
+    results.csv figures of k=8 and k=0; the push goes to the client with the card folder."""
+    import csv
+    import io
+
+    from safemix.errors import SafemixError
+    from safemix.report.card import build_card, push_card
+
+    folder = build_card(run_dir, 8)
+    card = (folder / "README.md").read_text()
+    meta = card.split("---")[1]
+    assert "library_name: peft" in meta and "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in meta
+    assert "N=8, k=8, seed 1" in card and "lr 0.001, batch 4" in card and (folder / "adapter_model.safetensors").is_file()
+    rows = {(r["suite"], r["k"], r["judge"], r["metric"]): r for r in csv.DictReader(io.StringIO(results_csv))}
+    line = next(x for x in card.splitlines() if x.startswith("| harmful compliance"))
+    cells = [f"{float(r['value']):.2f} [{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]"
+             for r in (rows[("all-harmful", k, "refusal-clf", "harmful_compliance")] for k in ("8", "0"))]
+    assert line == f"| harmful compliance (all harmful prompts) | {cells[0]} | {cells[1]} |"
+    with pytest.raises(SafemixError, match="no point k=5"):
+        build_card(run_dir, 5)
+    calls = []
+
+    class Client:  # stands in for huggingface_hub.HfApi at the network boundary
+        def create_repo(self, repo_id, exist_ok):
+            calls.append(("create", repo_id, exist_ok))
+
+        def upload_folder(self, folder_path, repo_id, commit_message):
+            calls.append(("upload", sorted(p.name for p in __import__("pathlib").Path(folder_path).iterdir()), repo_id))
+
+    assert push_card(folder, "me/adapter", api=Client()) == "https://huggingface.co/me/adapter"
+    assert calls == [("create", "me/adapter", True),
+                     ("upload", ["README.md", "adapter_config.json", "adapter_model.safetensors"], "me/adapter")]

@@ -12,7 +12,7 @@ from . import data as data_cli
 from .eval import app as eval_app
 from .generate import generate_cmd
 from .judge import app as judge_app
-from .run import audit_cmd, report_cmd, run_cmd, status_cmd
+from .run import audit_cmd, card_cmd, report_cmd, run_cmd, status_cmd
 from .train import train_cmd
 
 app = typer.Typer(rich_markup_mode=None, 
@@ -29,6 +29,7 @@ app.add_typer(judge_app, name="judge")
 app.add_typer(eval_app, name="eval")
 app.command("run")(run_cmd)
 app.command("audit")(audit_cmd)
+app.command("card")(card_cmd)
 app.command("status")(status_cmd)
 app.command("report")(report_cmd)
 

@@ -40,6 +40,22 @@ def audit_cmd(
     typer.echo(f"report: {out_dir / 'report.html'}")
 
 
+def card_cmd(
+    run_dir: Path = typer.Argument(..., help="A run folder with a report."),
+    k: int = typer.Option(..., "--k", help="The point whose adapter the card describes."),
+    seed: Optional[int] = typer.Option(None, help="Its seed (default: the run's first)."),
+    out: Optional[Path] = typer.Option(None, help="Card folder (default: RUN_DIR/cards/k{K}-seed{S})."),
+    push: Optional[str] = typer.Option(None, help="Upload adapter + card to this Hub repo (token from HF_TOKEN)."),
+) -> None:
+    """Write a Hugging Face model card (and a copy of the adapter) for one point of a run."""
+    from ..report.card import build_card, push_card
+
+    folder = build_card(run_dir, k, seed, out)
+    typer.echo(f"card: {folder / 'README.md'}")
+    if push:
+        typer.echo(f"pushed: {push_card(folder, push)}")
+
+
 def status_cmd(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """Show which steps of a run are done."""
     from ..run import status
