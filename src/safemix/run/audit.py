@@ -135,7 +135,9 @@ def write_audit_report(cfg: AuditConfig, results, out: Path) -> Path:
     w.writeheader()
     w.writerows(rows)
     atomic_write_text(out / "audit.csv", buf.getvalue())
-    metrics = list(dict.fromkeys((r["metric"], r["judge"]) for r in rows))
+    order = list(want.values())  # headline first: harm, over-refusal, benign refusals, quality, then capability
+    metrics = sorted(dict.fromkeys((r["metric"], r["judge"]) for r in rows),
+                     key=lambda mj: (order.index(mj[0]) if mj[0] in order else len(order), mj))
     cell = {(r["model"], r["metric"], r["judge"]): f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]" for r in rows}
     head = ["model", *[f"{mt} ({j})" for mt, j in metrics]]
     body = [[m.name, *[cell.get((m.name, mt, j), "—") for mt, j in metrics]] for m, *_ in results]
