@@ -25,6 +25,7 @@ MIXTURE_MANIFEST = "k{k}.manifest.json"
 TRAIN_MANIFEST = "manifest.json"
 CAPABILITY = "capability.json"
 TRAIN_LOG = "train_log.jsonl"
+STEP_TIMING = "timing.json"  # in each step's folder: what the step cost (a StepTime)
 
 
 def run_record(run_dir: str | Path) -> Path:

@@ -116,6 +116,10 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
     assert manifests and all(m["leakage"]["checked"] and m["leakage"]["method"] == "text" for m in manifests)
     assert all(m["leakage"]["suites"] == ["Q-Harm", "xstest"] for m in manifests)  # the suites this run evaluates
     _check_card(straight, results)
+    assert "## Where the time goes" in md and "| train | 2 |" in md  # each step recorded its own cost
+    timed = {json.loads(p.read_text())["stage"] for p in straight.glob("*/*/timing.json")}
+    assert timed == {"mixture", "train", "generate", "judge", "capability", "quality"}
+    assert re.search(r"where the time goes .*\n\s+mixture\s+2 step\(s\)", status(straight))
 
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "safemix", "run", str(tiny_config), "--out", str(killed)]

@@ -25,6 +25,7 @@ class ReportOptions:
     n_general: int | None = None  # general examples per mixture (for the safety share of each k)
     setup: str = ""  # one line: model, data, training
     budget: tuple[str, str] | None = None  # (expensive judge, cheap judge): prediction-powered rows
+    stage_times: Table | None = None  # where the time goes (run/runner.stage_times_table)
 
 
 def paper_table(rows: list[dict], judge: str, setup: str) -> Table:
@@ -93,6 +94,8 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
     caveats = caveats_table(rows, ref)
     if caveats:
         tables.append(caveats)
+    if opts.stage_times:
+        tables.append(opts.stage_times)
     examples = select_examples(answers, ref)
     paths = {"results": out / "results.csv", "markdown": out / "report.md", "html": out / "report.html"}
     atomic_write_text(paths["results"], to_csv(rows))

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..artifacts import RunRecord, read_record, run_record
+from ..artifacts import STEP_TIMING, RunRecord, StepTime, read_record, run_record
 from ..config import RunConfig, load_run_config
 from ..errors import SafemixError
 from ..fileio import atomic_write_json, atomic_write_text
@@ -44,9 +44,40 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
     setup = (f"{cfg.model} + {t.method}, {cfg.data.n_general} {cfg.data.general} examples + k {cfg.data.safety} "
              f"demonstrations, {t.epochs:g} epoch(s), lr {t.learning_rate:g}, {len(cfg.seeds)} seed(s)")
     budget = (cfg.budget.judge, cfg.budget.cheap) if cfg.budget else None
-    options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup, budget)
+    options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup, budget,
+                            stage_times_table(done))
     return build_report(points, run_dir / "report", title=f"safemix report: {cfg.name} ({cfg.model})",
                         baseline_k=baseline, options=options)
+
+
+def stage_times(steps: list[Step]) -> dict[str, list[StepTime]]:
+    """The recorded cost of each finished step, by stage (steps run before timings were kept have none)."""
+    out: dict[str, list[StepTime]] = {}
+    for s in steps:
+        path = s.path / STEP_TIMING
+        if s.done and path.is_file():
+            try:
+                out.setdefault(s.stage, []).append(read_record(StepTime, path))
+            except SafemixError:
+                continue  # a timing is a nicety: an unreadable one is left out, never fatal
+    return out
+
+
+def stage_times_table(steps: list[Step]):
+    """Where the time goes: per stage, the steps timed, their total and mean wall time, the peak memory."""
+    from ..report.render import Table
+
+    times = stage_times(steps)
+    if not times:
+        return None
+    order = [s for s in STAGES if s in times]
+    rows = [[st, str(len(times[st])), f"{sum(t.seconds for t in times[st]):,.1f}",
+             f"{sum(t.seconds for t in times[st]) / len(times[st]):,.1f}", f"{max(t.peak_rss_mb for t in times[st]):,.0f}"]
+            for st in order]
+    total = sum(t.seconds for ts in times.values() for t in ts)
+    return Table("Where the time goes", f"Wall time per stage as recorded by each step ({total:,.0f} s in all); peak "
+                 "memory is the running process's peak when the step ended.",
+                 ["stage", "steps timed", "total s", "mean s", "peak MB"], rows)
 
 
 def describe(steps: list[Step], cfg: RunConfig | None = None) -> str:
@@ -169,7 +200,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
                     held.append(step)
                 elif not step.done:  # another process may have finished it meanwhile
                     execute(step, cfg, progress)
-                    times.record(step.stage, step.point, time.time() - t0)
+                    atomic_write_json(step.path / STEP_TIMING, times.record(step.stage, step.point, time.time() - t0))
             bar.advance(task)
     if not report_after:
         return run_dir
@@ -252,4 +283,7 @@ def status(run_dir: str | Path) -> str:
                  + "".join(f"\n  {j.point:<16} {j.executor} job {j.job_id}: {j.state}"
                            + (f" -- {j.reason}" if j.reason else "") + (f" (log {j.log})" if j.log else "")
                            for j in last.jobs))
-    return f"{describe(steps, cfg)}\n{done}/{len(steps)} steps done; {tail}{extra}"
+    table = stage_times_table(steps)
+    where = ("\nwhere the time goes (recorded by each step):\n" + "\n".join(
+        f"  {r[0]:<10} {r[1]:>3} step(s) {r[2]:>10} s  (mean {r[3]} s, peak {r[4]} MB)" for r in table.rows)) if table else ""
+    return f"{describe(steps, cfg)}\n{done}/{len(steps)} steps done; {tail}{extra}{where}"
