@@ -9,7 +9,12 @@ paper preset (4-beam search). Outputs are compared prompt by prompt on the gener
 seed's split on "### Response:" also cuts answers in which the model writes that marker again
 (counted as seed_split_truncated).
 
-Usage: python bench/generate_throughput.py [--data-dir ../shared/data] [--max-new-tokens 64]
+The two legs run interleaved (baseline, safemix, then safemix, baseline, ...) over ``--repeats``;
+ratios are the median of the per-repeat ratios with their spread, so load that changes over time
+does not bias them. Achieved GFLOP/s (2 x parameters per generated token) and its share of the
+machine's measured fp32 matmul peak are reported too.
+
+Usage: python bench/generate_throughput.py [--data-dir ../shared/data] [--max-new-tokens 64] [--repeats 3]
 The last printed line is one JSON object with the figures.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from safemix.data import PAPER_SUITES, load_suite  # noqa: E402
 from safemix.generate import get_decoding, load_backend  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _legs import interleaved, matmul_peak_gflops, spread  # noqa: E402
 
 
 def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], int]:
@@ -54,40 +63,56 @@ def main() -> None:
     ap.add_argument("--data-dir", default=os.environ.get("SAFEMIX_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=48)
+    ap.add_argument("--prompts", type=int, default=48)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each leg (A B, B A, ...)")
     a = ap.parse_args()
     suites = [s for s in PAPER_SUITES if s != "I-Alpaca"]
-    prompts = [p for s in suites for p in load_suite(s.lower(), a.data_dir).records[:8]][:48]
+    prompts = [p for s in suites for p in load_suite(s.lower(), a.data_dir).records[:8]][:a.prompts]
     be, _, fmt = load_backend("smollm2-135m", None, "alpaca", False)
     texts = [fmt.render(p.prompt, p.input) for p in prompts]
     figures: dict = {"prompts": len(texts), "max_new_tokens": a.max_new_tokens, "batch_size": a.batch_size}
     same_all = True
+    n_params = sum(p.numel() for p in be.model.parameters())
+    peak = matmul_peak_gflops()
+    figures.update({"repeats": a.repeats, "matmul_peak_gflops": round(peak, 1), "params": n_params})
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     for preset in ("greedy", "paper"):
         d = get_decoding(preset, a.max_new_tokens)
-        t = time.perf_counter()
-        base_out, seed_out, base_tokens = baseline(be.model, be.tok, texts, d)
-        base_s = time.perf_counter() - t
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        t = time.perf_counter()
-        ours = {}
-        for start in range(0, len(order), a.batch_size):
-            idx = order[start:start + a.batch_size]
-            for i, c in zip(idx, be.generate([texts[i] for i in idx], d)):
-                ours[i] = c
-        ours_s = time.perf_counter() - t
+
+        def base_leg(_r):
+            t = time.perf_counter()
+            outs, seed_outs, tokens = baseline(be.model, be.tok, texts, d)
+            return time.perf_counter() - t, outs, seed_outs, tokens
+
+        def ours_leg(_r):
+            t = time.perf_counter()
+            ours = {}
+            for start in range(0, len(order), a.batch_size):
+                idx = order[start:start + a.batch_size]
+                for i, c in zip(idx, be.generate([texts[i] for i in idx], d)):
+                    ours[i] = c
+            return time.perf_counter() - t, ours
+
+        legs = interleaved({"baseline": base_leg, "safemix": ours_leg}, a.repeats)
+        base_s, base_out, seed_out, base_tokens = legs["baseline"][-1]
+        ours_s, ours = legs["safemix"][-1]
         our_out = [ours[i].text for i in range(len(texts))]
         our_tokens = sum(c.output_tokens for c in ours.values())
+        ratios = [(our_tokens / o[0]) / (base_tokens / b[0]) for o, b in zip(legs["safemix"], legs["baseline"])]
+        best_ours = min(o[0] for o in legs["safemix"])
         same = sum(x == y for x, y in zip(base_out, our_out))
         same_all &= same == len(texts)
+        gflops = 2 * n_params * our_tokens / best_ours / 1e9  # forward flops per token ~ 2 x parameters
         figures.update({
-            f"{preset}_safemix_tokens_per_s": round(our_tokens / ours_s, 1),
-            f"{preset}_baseline_tokens_per_s": round(base_tokens / base_s, 1),
-            f"{preset}_safemix_seconds": round(ours_s, 1), f"{preset}_baseline_seconds": round(base_s, 1),
-            f"ratio_{preset}": round((our_tokens / ours_s) / (base_tokens / base_s), 2),
+            f"{preset}_safemix_tokens_per_s": round(our_tokens / statistics.median(o[0] for o in legs["safemix"]), 1),
+            f"{preset}_baseline_tokens_per_s": round(base_tokens / statistics.median(b[0] for b in legs["baseline"]), 1),
+            f"ratio_{preset}": spread(ratios),
+            f"{preset}_safemix_gflops": round(gflops, 1), f"{preset}_share_of_peak": round(gflops / peak, 3),
             f"{preset}_same_outputs": f"{same}/{len(texts)}",
             # the seed keeps only the text between the first and second "### Response:"
             f"{preset}_seed_split_truncated": sum(x != y for x, y in zip(base_out, seed_out)),
         })
-        print(f"{preset}: safemix {our_tokens / ours_s:.1f} tok/s, baseline {base_tokens / base_s:.1f} tok/s, "
+        print(f"{preset}: ratio median {figures[f'ratio_{preset}']['median']} (min {min(ratios):.2f}, max {max(ratios):.2f}), "
               f"same outputs {same}/{len(texts)}", flush=True)
     figures["same_outputs"] = same_all
     import json

@@ -4,7 +4,9 @@ Same model (smollm2-135m), same 200 mixture examples (identical token sequences)
 hyperparameters (LoRA r=8 on q/v, lr 3e-4, batch 16 = 2 x 8, one epoch, cutoff 256).
 The baseline follows alpaca-lora/safety-tuned-llamas: padding to the longest sequence of each
 micro-batch, loss on all tokens, no length grouping. Both numbers use the same token count (the
-examples' real tokens), so the ratio is the ratio of wall times.
+examples' real tokens), so the ratio is the ratio of wall times. The legs run interleaved over
+``--repeats`` (baseline, safemix, then safemix, baseline, ...): the ratio is the median of the
+per-repeat ratios, with its spread.
 
 Usage: python bench/train_throughput.py [--data-dir ../shared/data] [--n 200]
 The last printed line is one JSON object with the figures.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +32,9 @@ from safemix.formats import get_format  # noqa: E402
 from safemix.models import load_causal_lm, load_tokenizer, resolve_model  # noqa: E402
 from safemix.train import TrainConfig, encode_all, train  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _legs import interleaved, matmul_peak_gflops, spread  # noqa: E402
+
 HP = dict(learning_rate=3e-4, batch_size=16, micro_batch_size=8, epochs=1, cutoff_len=256, seed=1)
 
 
@@ -40,15 +46,15 @@ def make_mixture(data_dir: str, n: int, work: Path) -> Path:
     return work / f"k{k}.json"
 
 
-def run_safemix(mixture: Path, work: Path) -> tuple[float, float]:
+def run_safemix(mixture: Path, work: Path, r: int = 0) -> tuple[float, float]:
     t = time.perf_counter()
-    out = train(TrainConfig(progress=False, save_every=10_000, **HP), mixture, work / "safemix")
+    out = train(TrainConfig(progress=False, save_every=10_000, **HP), mixture, work / f"safemix{r}")
     dt = time.perf_counter() - t
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     return dt, log[-1]["loss"]
 
 
-def run_baseline(mixture: Path, work: Path) -> tuple[float, float, int]:
+def run_baseline(mixture: Path, work: Path, r: int = 0) -> tuple[float, float, int]:
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
@@ -61,7 +67,7 @@ def run_baseline(mixture: Path, work: Path) -> tuple[float, float, int]:
     torch.manual_seed(HP["seed"])
     model = get_peft_model(load_causal_lm(ref), LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05,
                                                            target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
-    args = TrainingArguments(output_dir=str(work / "baseline"), per_device_train_batch_size=HP["micro_batch_size"],
+    args = TrainingArguments(output_dir=str(work / f"baseline{r}"), per_device_train_batch_size=HP["micro_batch_size"],
                              gradient_accumulation_steps=HP["batch_size"] // HP["micro_batch_size"],
                              num_train_epochs=HP["epochs"], learning_rate=HP["learning_rate"], logging_steps=1,
                              save_strategy="no", report_to=[], use_cpu=True, seed=HP["seed"],
@@ -79,18 +85,26 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", default=os.environ.get("SAFEMIX_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each leg (A B, B A, ...)")
     a = ap.parse_args()
+    peak = matmul_peak_gflops()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         mixture = make_mixture(a.data_dir, a.n, work)
-        base_s, base_loss, tokens = run_baseline(mixture, work)
-        ours_s, ours_loss = run_safemix(mixture, work)
+        legs = interleaved({"baseline": lambda r: run_baseline(mixture, work, r),
+                            "safemix": lambda r: run_safemix(mixture, work, r)}, a.repeats)
+    tokens = legs["baseline"][0][2]
+    base_s = statistics.median(x[0] for x in legs["baseline"])
+    ours_s = statistics.median(x[0] for x in legs["safemix"])
+    n_params = sum(p.numel() for p in load_causal_lm(resolve_model("smollm2-135m")).parameters())
+    gflops = 4 * n_params * tokens / min(x[0] for x in legs["safemix"]) / 1e9  # LoRA: forward + input grads, ~4 x params
     figures = {
-        "examples": a.n, "tokens": tokens,
+        "examples": a.n, "tokens": tokens, "repeats": a.repeats,
         "safemix_tokens_per_s": round(tokens / ours_s, 1), "baseline_tokens_per_s": round(tokens / base_s, 1),
         "safemix_seconds": round(ours_s, 1), "baseline_seconds": round(base_s, 1),
-        "ratio": round(base_s / ours_s, 2),
-        "safemix_final_loss": ours_loss, "baseline_final_loss": base_loss,
+        "ratio": spread([b[0] / o[0] for b, o in zip(legs["baseline"], legs["safemix"])]),
+        "safemix_gflops": round(gflops, 1), "matmul_peak_gflops": round(peak, 1), "share_of_peak": round(gflops / peak, 3),
+        "safemix_final_loss": legs["safemix"][-1][1], "baseline_final_loss": legs["baseline"][-1][1],
         "note": "final losses differ by design: safemix averages over response tokens, the baseline over all tokens",
     }
     print(f"safemix  {figures['safemix_tokens_per_s']:>8} tok/s  ({ours_s:.1f} s)")

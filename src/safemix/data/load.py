@@ -21,9 +21,12 @@ class Loaded:
 
     name: str
     records: list
-    resolved: Resolved
+    resolved: Resolved | None
+    origin: dict | None = None  # a ``datasets`` source: spec, revision, fingerprint (data/hf.py)
 
     def provenance(self) -> dict:
+        if self.origin is not None:
+            return {**self.origin, "records": len(self.records)}
         spec = self.resolved.spec
         return {
             "name": self.name,
@@ -33,6 +36,13 @@ class Loaded:
             "revision": spec.revision if spec else None,
             "records": len(self.records),
         }
+
+
+def _via_datasets(name) -> bool:
+    """A ``datasets`` source (hf:..., Parquet/Arrow/CSV, or a column mapping), not a registry name."""
+    from .hf import is_hf_spec
+
+    return str(name).lower() not in REGISTRY and is_hf_spec(str(name))
 
 
 def _kind(name: str, expected: tuple[str, ...]) -> None:
@@ -45,6 +55,11 @@ def load_instructions(name: PathLike, data_dir: PathLike | None = None, allow_un
     """General or safety instructions; ``allow_unpinned`` lets a registry set without a pinned
     sha256 (alpaca-cleaned) be downloaded (the file's sha256 is still recorded)."""
     _kind(str(name), ("instructions",))
+    if _via_datasets(name):
+        from . import hf
+
+        rows, origin, mapping = hf.load_rows(str(name))
+        return Loaded(origin["name"], hf.to_instructions(rows, mapping, origin["name"], name), None, origin)
     res = resolve(name, data_dir, allow_unpinned=allow_unpinned)
     source = res.spec.name if res.spec else Path(res.path).stem
     return Loaded(source, read_instructions(res.path, source), res)
@@ -53,6 +68,12 @@ def load_instructions(name: PathLike, data_dir: PathLike | None = None, allow_un
 def load_suite(name: PathLike, data_dir: PathLike | None = None) -> Loaded:
     """One eval suite: a registry eval set, XSTest, or a prompt file."""
     _kind(str(name), ("eval", "xstest"))
+    if _via_datasets(name):
+        from . import hf
+
+        rows, origin, mapping = hf.load_rows(str(name))
+        suite = Path(origin["name"]).name
+        return Loaded(suite, hf.to_prompts(rows, mapping, suite, name), None, origin)
     res = resolve(name, data_dir)
     if res.spec is None:
         suite = Path(res.path).stem

@@ -110,7 +110,7 @@ class SFTRecipe:
         self.val_ex, _ = enc([records[i] for i in sorted(val_idx)])
         self.dropped = dropped
         if not self.train_ex:
-            raise SafemixError(f"{self.loaded.resolved.path}: no example keeps a response within cutoff_len={cfg.cutoff_len}")
+            raise SafemixError(f"{self.data_spec}: no example keeps a response within cutoff_len={cfg.cutoff_len}")
 
     def _build_model(self):
         cfg, quant = self.cfg, None

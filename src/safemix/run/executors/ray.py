@@ -11,14 +11,12 @@ from pathlib import Path
 from ...errors import MissingExtraError
 from . import JobOutcome, PointJob, one_line, register, run_point
 
-INSTALL = "the ray executor needs ray: pip install 'safemix[ray]'"
-
 
 def _ray():
     try:
         import ray
     except ImportError:
-        raise MissingExtraError(INSTALL) from None
+        raise MissingExtraError("ray", "ray") from None
     return ray
 
 

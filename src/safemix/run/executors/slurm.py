@@ -13,14 +13,12 @@ from pathlib import Path
 from ...errors import MissingExtraError
 from . import JobOutcome, PointJob, one_line, register, run_point
 
-INSTALL = "the slurm executor needs submitit: pip install 'safemix[slurm]'"
-
 
 def _submitit():
     try:
         import submitit
     except ImportError:
-        raise MissingExtraError(INSTALL) from None
+        raise MissingExtraError("submitit", "slurm") from None
     return submitit
 
 
