@@ -46,6 +46,19 @@ class JobOutcome:
     log: str | None = None
 
 
+class Executor:
+    """An engine's executor: ``run_points(jobs, name, on_submit)`` runs each job's :func:`run_point`
+    where the engine puts it and returns one :class:`JobOutcome` per job; logs go to ``folder``."""
+    name = ""
+
+    def __init__(self, options, run_dir: Path):
+        self.o, self.run_dir = options, Path(run_dir)
+        self.folder = self.run_dir / "jobs" / self.name
+
+    def run_points(self, jobs: list[PointJob], name: str, on_submit=None) -> list[JobOutcome]:
+        raise NotImplementedError
+
+
 def register(name: str, about: str):
     def deco(factory):
         EXECUTORS[name] = factory

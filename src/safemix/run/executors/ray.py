@@ -6,10 +6,8 @@ training checkpoint. Logs: ``RUN_DIR/jobs/ray/k=K_seed=S.log``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ...errors import MissingExtraError
-from . import JobOutcome, PointJob, one_line, register, run_point
+from . import Executor, JobOutcome, PointJob, one_line, register, run_point
 
 
 def _ray():
@@ -29,12 +27,8 @@ def _task(job: PointJob, log: str) -> str:
 
 
 @register("ray", "one Ray task per (k, seed) point, on a cluster by address or a local Ray")
-class RayExecutor:
+class RayExecutor(Executor):
     name = "ray"
-
-    def __init__(self, options, run_dir: Path):
-        self.o, self.run_dir = options, run_dir
-        self.folder = run_dir / "jobs" / "ray"
 
     def run_points(self, jobs: list[PointJob], name: str, on_submit=None) -> list[JobOutcome]:
         import os

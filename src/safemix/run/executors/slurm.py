@@ -8,10 +8,8 @@ last checkpoint. Logs: ``RUN_DIR/jobs/slurm/<job id>_<task>_log.{out,err}``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ...errors import MissingExtraError
-from . import JobOutcome, PointJob, one_line, register, run_point
+from . import Executor, JobOutcome, PointJob, one_line, register, run_point
 
 
 def _submitit():
@@ -34,12 +32,8 @@ class _PointTask:
 
 
 @register("slurm", "one SLURM job per (k, seed) point (submitit; array job, requeued on timeout/preemption)")
-class SlurmExecutor:
+class SlurmExecutor(Executor):
     name = "slurm"
-
-    def __init__(self, options, run_dir: Path):
-        self.o, self.run_dir = options, run_dir
-        self.folder = run_dir / "jobs" / "slurm"
 
     def _executor(self, name: str):
         submitit = _submitit()
