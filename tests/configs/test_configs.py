@@ -6,11 +6,21 @@ import pytest
 from safemix.config import load_run_config
 from safemix.errors import SafemixError
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+ALL = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+AUDITS = [p for p in ALL if p.name.startswith("audit")]  # safemix audit configs
+CONFIGS = [p for p in ALL if p not in AUDITS]  # safemix run configs
 
 
 def test_configs_exist():
-    assert {p.name for p in CONFIGS} >= {"quickstart.yaml", "paper.yaml"}
+    assert {p.name for p in CONFIGS} >= {"quickstart.yaml", "paper.yaml"} and AUDITS
+
+
+@pytest.mark.parametrize("path", AUDITS, ids=lambda p: p.name)
+def test_every_shipped_audit_config_loads(path):
+    from safemix.run.audit import load_audit_config
+
+    cfg = load_audit_config(path)
+    assert cfg.models and all(m.prompt_format == "chat" for m in cfg.models)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
