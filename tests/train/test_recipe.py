@@ -133,7 +133,7 @@ def test_gradient_checkpointing_gives_the_same_weights_in_less_memory(smollm, mi
         peak[flag] = int(got.stdout.split()[-1])
     a, b = (load_file(str(tmp_path / f / "adapter" / "adapter_model.safetensors")) for f in ("0", "1"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert peak["1"] < 0.8 * peak["0"], peak
+    assert peak["0"] - peak["1"] > 256 * 1024, peak  # KiB: at least 256 MB of activations not kept (CI: ~550 MB)
     assert TrainConfig(gradient_checkpointing=True).result_fields() == TrainConfig().result_fields()
 
 
