@@ -38,11 +38,15 @@ class Loaded:
         }
 
 
-def _via_datasets(name) -> bool:
-    """A ``datasets`` source (hf:..., Parquet/Arrow/CSV, or a column mapping), not a registry name."""
+def _via_datasets(name, native: tuple[str, ...] = ()) -> bool:
+    """A ``datasets`` source (hf:..., Parquet/Arrow/CSV, or a column mapping), not a registry name;
+    files with a ``native`` suffix and no mapping stay on safemix's own reader."""
     from .hf import is_hf_spec
 
-    return str(name).lower() not in REGISTRY and is_hf_spec(str(name))
+    text = str(name)
+    if text.lower() in REGISTRY or ("?" not in text and Path(text).suffix.lower() in native):
+        return False
+    return is_hf_spec(text)
 
 
 def _kind(name: str, expected: tuple[str, ...]) -> None:
@@ -68,7 +72,7 @@ def load_instructions(name: PathLike, data_dir: PathLike | None = None, allow_un
 def load_suite(name: PathLike, data_dir: PathLike | None = None) -> Loaded:
     """One eval suite: a registry eval set, XSTest, or a prompt file."""
     _kind(str(name), ("eval", "xstest"))
-    if _via_datasets(name):
+    if _via_datasets(name, native=(".csv",)):  # CSV prompt files keep their id/label/type columns
         from . import hf
 
         rows, origin, mapping = hf.load_rows(str(name))
