@@ -10,13 +10,12 @@ beside the k=0 point of the same seed (from ``results.csv``, with intervals and 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import shutil
 from pathlib import Path
 
-from ..artifacts import TrainManifest, mixture_manifest, read_record, weights_dir
+from ..artifacts import TRAIN_MANIFEST, MixtureManifest, TrainManifest, mixture_manifest, read_record, weights_dir
 from ..errors import SafemixError
 from ..fileio import atomic_write_text
 
@@ -59,10 +58,10 @@ def build_card(run_dir: str | Path, k: int, seed: int | None = None, out: str | 
         raise SafemixError(f"{run_dir}: no point k={k} seed={seed} in this run (k: {cfg.data.k}, seeds: {cfg.seeds})")
     if not train.done:
         raise SafemixError(f"{train.path}: the training of k={k} seed={seed} is not finished; run 'safemix run' first")
-    manifest = read_record(TrainManifest, train.path / "manifest.json")
+    manifest = read_record(TrainManifest, train.path / TRAIN_MANIFEST)
     if manifest.kind != "adapter":
         raise SafemixError(f"{train.path}: a full fine-tune; model cards are written for adapters")
-    mix = json.loads(mixture_manifest(train.parent.path, k).read_text())
+    mix = read_record(MixtureManifest, mixture_manifest(train.parent.path, k)).dump()
     rows = _results(run_dir)
     judges = sorted({r["judge"] for r in rows if r["metric"] == "harmful_compliance"})
     ref = "refusal-clf" if "refusal-clf" in judges else (judges[0] if judges else None)

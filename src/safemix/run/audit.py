@@ -11,19 +11,19 @@ benign suite, answer quality and capability, each with its 95% interval.
 from __future__ import annotations
 
 import csv
-import hashlib
 import html
 import io
-import json
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from ..artifacts import CAPABILITY
 from ..config import CapabilitySection, GenerateSection, JudgeOptions, _Strict, describe_errors, read_yaml
 from ..errors import SafemixError
 from ..fileio import atomic_write_text
-from ..markers import require_done
+from ..markers import DONE, require_done
+from .plan import content_key
 
 COLUMNS = ("model", "spec", "metric", "judge", "n", "value", "ci_low", "ci_high")
 
@@ -63,10 +63,6 @@ def load_audit_config(path: str | Path) -> AuditConfig:
         raise SafemixError(f"{path}: {describe_errors(exc, AuditConfig)}") from None
 
 
-def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 def audit(config: str | Path, out: str | Path | None = None, data_dir: str | Path | None = None) -> Path:
     """Run every model's unfinished steps, then write ``report/`` (audit.csv, report.md, report.html)."""
     from ..generate import generate, get_decoding
@@ -84,26 +80,26 @@ def audit(config: str | Path, out: str | Path | None = None, data_dir: str | Pat
     results = []
     for m in cfg.models:
         ref = refs[m.name]
-        gen = run_dir / "generate" / f"{m.name}-{_key(ref.fingerprint, m.prompt_format, g.model_dump())}"
-        if not (gen / "done.json").is_file():
+        gen = run_dir / "generate" / f"{m.name}-{content_key(ref.fingerprint, m.prompt_format, g.model_dump())}"
+        if not (gen / DONE).is_file():
             print(f"audit {m.name}: generate", flush=True)
             generate(g.suites, gen, get_decoding(g.preset, g.max_new_tokens, 0), model=m.model, prompt_format=m.prompt_format,
                      batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, backend=g.backend, data_dir=dd,
                      progress=f"generate {m.name}")
         names = cfg.judges + ([cfg.quality_judge] if cfg.quality_judge else [])
-        jud = run_dir / "judge" / f"{m.name}-{_key(gen.name, judge_keys(names, **cfg.judge_options.given()))}"
-        if not (jud / "done.json").is_file():
+        jud = run_dir / "judge" / f"{m.name}-{content_key(gen.name, judge_keys(names, **cfg.judge_options.given()))}"
+        if not (jud / DONE).is_file():
             print(f"audit {m.name}: judge", flush=True)
             judge(names, gen, jud, judge_kwargs={"data_dir": dd, **cfg.judge_options.given()})
         cap = None
         if cfg.capability:
-            cap = run_dir / "capability" / f"{m.name}-{_key(ref.fingerprint, cfg.capability.model_dump())}"
-            if not (cap / "capability.json").is_file():
+            cap = run_dir / "capability" / f"{m.name}-{content_key(ref.fingerprint, cfg.capability.model_dump())}"
+            if not (cap / CAPABILITY).is_file():
                 from ..capability import evaluate_capability
 
                 print(f"audit {m.name}: capability", flush=True)
                 c = cfg.capability
-                evaluate_capability(c.tasks, cap / "capability.json", model=m.model, num_fewshot=c.num_fewshot,
+                evaluate_capability(c.tasks, cap / CAPABILITY, model=m.model, num_fewshot=c.num_fewshot,
                                     limit=c.limit, batch_size=c.batch_size)
         require_done(jud, "judge", f"safemix audit {config}")
         results.append((m, gen, jud, cap))

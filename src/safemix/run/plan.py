@@ -18,7 +18,8 @@ from ..config import RunConfig
 from .stages import STAGES, judge_keys  # noqa: F401  (judge_keys: re-exported)
 
 
-def _key(*parts) -> str:
+def content_key(*parts) -> str:
+    """A step folder's name: a short hash of everything its output depends on."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -52,7 +53,7 @@ def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
                 if not stage.enabled(cfg):
                     continue
                 parent = made[stage.parent] if stage.parent else None
-                key = _key(name, *((parent.key,) if parent else ()), *stage.key_parts(cfg, k, seed))
+                key = content_key(name, *((parent.key,) if parent else ()), *stage.key_parts(cfg, k, seed))
                 made[name] = Step(name, k, seed, key, run_dir / _FOLDERS.get(name, name) / key, parent)
                 steps.append(made[name])
     return steps

@@ -113,7 +113,6 @@ def _partial(step: Step, asked) -> str:
 
 def _prompts_asked(cfg: RunConfig) -> int | None:
     from ..data.load import load_suites
-    from ..errors import SafemixError
     from ..generate.stage import subsample
 
     try:
@@ -233,9 +232,9 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
     started, done_before = time.time(), sum(s.done for s in steps)
     ex = get_executor(cfg.executor.kind, getattr(cfg.executor, cfg.executor.kind), run_dir)
 
-    def record(outcomes) -> None:
+    def record(outcomes, ran: int = 0) -> None:
         atomic_write_json(run_record(run_dir), RunRecord(
-            config=cfg.name, steps=len(steps), ran=0, seconds_this_call=round(time.time() - started, 1),
+            config=cfg.name, steps=len(steps), ran=ran, seconds_this_call=round(time.time() - started, 1),
             executor=cfg.executor.kind, jobs=[vars(o) for o in outcomes]).dump())
 
     outcomes = []
@@ -243,10 +242,7 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
         console.print(f"submitting {len(jobs)} point(s) to {cfg.executor.kind}: {', '.join(j.point for j in jobs)}",
                       highlight=False, soft_wrap=True)
         outcomes = ex.run_points(jobs, f"safemix-{cfg.name}", on_submit=record)
-    ran = sum(s.done for s in steps) - done_before  # ``done`` reads the markers now
-    atomic_write_json(run_record(run_dir), RunRecord(
-        config=cfg.name, steps=len(steps), ran=ran, seconds_this_call=round(time.time() - started, 1),
-        executor=cfg.executor.kind, jobs=[vars(o) for o in outcomes]).dump())
+    record(outcomes, ran=sum(s.done for s in steps) - done_before)  # ``done`` reads the markers now
     paths = report(cfg, run_dir)
     console.print(f"report: {paths['html']}")
     failed = [o for o in outcomes if o.state != "COMPLETED"]

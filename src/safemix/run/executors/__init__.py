@@ -10,6 +10,7 @@ mid-training resumes from its checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from typing import Callable
 from ...errors import SafemixError
 
 EXECUTORS: dict[str, Callable] = {}
-_ABOUT: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,9 @@ class Executor:
         raise NotImplementedError
 
 
-def register(name: str, about: str):
+def register(name: str):
     def deco(factory):
         EXECUTORS[name] = factory
-        _ABOUT[name] = about
         return factory
     return deco
 
@@ -86,12 +85,19 @@ def get_executor(name: str, options, run_dir: Path):
 def run_point(job: PointJob, log: str | None = None) -> str:
     """Run one point's steps (what a job executes); returns the point. ``log``: send this process's
     output there too (Ray workers; SLURM jobs already write their own log files)."""
+    import contextlib
+
     from ..runner import run
 
-    if log is None:
+    with _output_to(log) if log else contextlib.nullcontext():
         run(job.config, job.run_dir, only={"k": job.k, "seed": job.seed}, data_dir=job.data_dir, executor="local",
             report_after=False)
-        return job.point
+    return job.point
+
+
+@contextlib.contextmanager
+def _output_to(log: str):
+    """This process's stdout and stderr (file descriptors 1 and 2, so libraries' output too) appended to ``log``."""
     import os
     import sys
 
@@ -103,8 +109,7 @@ def run_point(job: PointJob, log: str | None = None) -> str:
         os.dup2(f.fileno(), 1)
         os.dup2(f.fileno(), 2)
         try:
-            run(job.config, job.run_dir, only={"k": job.k, "seed": job.seed}, data_dir=job.data_dir,
-                executor="local", report_after=False)
+            yield
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -112,7 +117,6 @@ def run_point(job: PointJob, log: str | None = None) -> str:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
-    return job.point
 
 
 def one_line(exc: BaseException) -> str:

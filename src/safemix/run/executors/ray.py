@@ -26,8 +26,9 @@ def _task(job: PointJob, log: str) -> str:
     return run_point(job, log)
 
 
-@register("ray", "one Ray task per (k, seed) point, on a cluster by address or a local Ray")
+@register("ray")
 class RayExecutor(Executor):
+    """One Ray task per (k, seed) point, on a cluster by address or a local Ray."""
     name = "ray"
 
     def run_points(self, jobs: list[PointJob], name: str, on_submit=None) -> list[JobOutcome]:

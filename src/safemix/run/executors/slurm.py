@@ -31,8 +31,9 @@ class _PointTask:
         return _submitit().helpers.DelayedSubmission(self, job)
 
 
-@register("slurm", "one SLURM job per (k, seed) point (submitit; array job, requeued on timeout/preemption)")
+@register("slurm")
 class SlurmExecutor(Executor):
+    """One SLURM job per (k, seed) point (submitit; one array job, requeued on timeout/preemption)."""
     name = "slurm"
 
     def _executor(self, name: str):
