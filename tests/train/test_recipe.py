@@ -121,19 +121,23 @@ def test_bad_inputs(run_cli, mixture_file, tmp_path):
 def test_gradient_checkpointing_gives_the_same_weights_in_less_memory(smollm, mixture_file, tmp_path):
     """Measured on this CPU with the quickstart's settings: peak 5.5 -> 2.8 GB, ~40% slower training.
     Here: the same adapter bit for bit (so the option is not part of the step key), with the memory
-    saving seen in a subprocess of its own (ru_maxrss is per process)."""
-    code = ("import resource, sys; from safemix.train import TrainConfig, train; "
-            "train(TrainConfig(max_steps=2, gradient_checkpointing=sys.argv[3] == '1', batch_size=8, micro_batch_size=8, "
-            "cutoff_len=256, progress=False), sys.argv[1], sys.argv[2]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    peak = {}
+    saving seen in a subprocess of its own, measured over training alone: the kernel's peak-RSS mark is
+    reset after setup (``/proc/self/clear_refs`` 5), so the model load's own peak cannot hide it."""
+    code = ("import sys; from safemix.train import TrainConfig; from safemix.train.recipe import SFTRecipe\n"
+            "def kib(key): return int(next(l for l in open('/proc/self/status') if l.startswith(key)).split()[1])\n"
+            "r = SFTRecipe(TrainConfig(max_steps=2, gradient_checkpointing=sys.argv[3] == '1', batch_size=8, "
+            "micro_batch_size=8, cutoff_len=256, progress=False), sys.argv[1], sys.argv[2])\n"
+            "r.setup(); open('/proc/self/clear_refs', 'w').write('5'); base = kib('VmRSS:')\n"
+            "r.train(); print(kib('VmHWM:') - base); r.cleanup()\n")
+    grew = {}
     for flag in ("0", "1"):
         got = subprocess.run([sys.executable, "-c", code, str(mixture_file), str(tmp_path / flag), flag],
                              capture_output=True, text=True, check=True)
-        peak[flag] = int(got.stdout.split()[-1])
+        grew[flag] = int(got.stdout.split()[-1])
     a, b = (load_file(str(tmp_path / f / "adapter" / "adapter_model.safetensors")) for f in ("0", "1"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert peak["0"] - peak["1"] > 256 * 1024, peak  # KiB: at least 256 MB of activations not kept (CI: ~550 MB)
+    # KiB: what training adds to the loaded model's RSS; measured here 3.8 GB without checkpointing, 1.7 GB with
+    assert grew["0"] - grew["1"] > 512 * 1024 and grew["1"] < 0.75 * grew["0"], grew
     assert TrainConfig(gradient_checkpointing=True).result_fields() == TrainConfig().result_fields()
 
 
