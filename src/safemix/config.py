@@ -184,6 +184,34 @@ def executor_kinds() -> list[str]:
     return ["local", *_registry("run.executors", "available")()]
 
 
+class MlflowOptions(_Strict):
+    uri: str = "mlruns"  # a folder (file store; relative: under the run folder), http(s)://, sqlite:///
+    experiment: str = "safemix"
+
+
+class WandbOptions(_Strict):
+    project: str = "safemix"
+    entity: str | None = None
+    mode: Literal["online", "offline"] | None = None  # None: W&B's own default (WANDB_MODE, else online)
+    dir: str | None = None  # where W&B writes its files (relative: under the run folder); default the run folder
+
+
+class TensorboardOptions(_Strict):
+    log_dir: str = "tensorboard"  # relative: under the run folder
+
+
+class TrackingSection(_Strict):
+    """Experiment trackers (extra [track]); any combination. Each sweep point becomes one tracker run
+    tagged with k, seed and its step keys: its training curve, config, metrics with intervals and
+    the report as artifacts. Not part of any step key."""
+    mlflow: MlflowOptions | None = None
+    wandb: WandbOptions | None = None
+    tensorboard: TensorboardOptions | None = None
+
+    def any(self) -> bool:
+        return any(getattr(self, name) is not None for name in type(self).model_fields)
+
+
 class RunConfig(_Strict):
     name: str  # a folder name under runs/, not a path
     model: str
@@ -198,6 +226,7 @@ class RunConfig(_Strict):
     report: ReportSection = ReportSection()
     executor: ExecutorSection = ExecutorSection()
     budget: BudgetSection | None = None
+    tracking: TrackingSection = TrackingSection()
 
     @field_validator("name")
     @classmethod

@@ -23,6 +23,7 @@ generate: {{suites: [q-harm, xstest], limit_per_suite: 4, preset: greedy, max_ne
 judges: [xstest-strmatch, refusal-clf]
 capability: {{tasks: ["toy={mc}"], batch_size: 8}}
 quality: {{judge: quality-relevance, suite: q-harm}}
+tracking: {{tensorboard: {{}}}}
 """
 MC = [{"question": "What color is the sky on a clear day?", "choices": ["blue", "green"], "answer": 0},
       {"question": "How many legs does a cat have?", "choices": ["two", "four", "ten"], "answer": 1},
@@ -116,6 +117,9 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
     assert manifests and all(m["leakage"]["checked"] and m["leakage"]["method"] == "text" for m in manifests)
     assert all(m["leakage"]["suites"] == ["Q-Harm", "xstest"] for m in manifests)  # the suites this run evaluates
     _check_card(straight, results)
+    tracked = json.loads((straight / "tracking.json").read_text())["tensorboard"]  # each point, after the report
+    assert sorted(tracked) == ["tiny k=0 seed=1", "tiny k=8 seed=1"] and all(v["done"] for v in tracked.values())
+    assert len(list((straight / "tensorboard").glob("tiny_k=*_seed=1/events.out.tfevents.*"))) >= 2
     assert "## Where the time goes" in md and "| train | 2 |" in md  # each step recorded its own cost
     timed = {json.loads(p.read_text())["stage"] for p in straight.glob("*/*/timing.json")}
     assert timed == {"mixture", "train", "generate", "judge", "capability", "quality"}

@@ -13,6 +13,7 @@ from .eval import app as eval_app
 from .generate import generate_cmd
 from .judge import app as judge_app
 from .run import audit_cmd, card_cmd, report_cmd, run_cmd, status_cmd
+from .track import track_cmd
 from .train import train_cmd
 
 app = typer.Typer(rich_markup_mode=None, 
@@ -30,6 +31,7 @@ app.add_typer(eval_app, name="eval")
 app.command("run")(run_cmd)
 app.command("audit")(audit_cmd)
 app.command("card")(card_cmd)
+app.command("track")(track_cmd)
 app.command("status")(status_cmd)
 app.command("report")(report_cmd)
 

@@ -11,7 +11,7 @@ import typer
 from ..artifacts import TRAIN_MANIFEST
 from ..config import load_train_config
 from ..train import train
-from .options import DataDir
+from .options import DataDir, Mlflow, MlflowExperiment, Tensorboard, Wandb, WandbMode, tracking_flags
 
 ARG_FIELDS = ("model", "method", "prompt_format", "epochs", "max_steps", "learning_rate", "batch_size",
               "micro_batch_size", "cutoff_len", "seed", "val_size", "lora_r", "train_on_inputs", "save_every",
@@ -45,6 +45,11 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Retrain even if OUT is already finished."),
     data_dir: Optional[Path] = DataDir,
+    mlflow: Optional[str] = Mlflow,
+    mlflow_experiment: str = MlflowExperiment,
+    wandb: Optional[str] = Wandb,
+    wandb_mode: Optional[str] = WandbMode,
+    tensorboard: Optional[Path] = Tensorboard,
 ) -> None:
     """Fine-tune a model on a mixture (LoRA by default, with the paper's hyperparameters)."""
     overrides = {k: v for k, v in locals().items() if k in ARG_FIELDS}
@@ -52,6 +57,13 @@ def train_cmd(
     if (out / TRAIN_MANIFEST).is_file() and not overwrite:
         typer.echo(f"{out} is already trained (use --overwrite to retrain)")
         return
-    folder = train(cfg, data, out, data_dir=data_dir, resume=resume, overwrite=overwrite)
+    live = None
+    section = tracking_flags(mlflow, mlflow_experiment, wandb, wandb_mode, tensorboard)
+    if section.any():
+        from ..track import open_trackers
+        from ..track.live import LiveTracking
+
+        live = LiveTracking(open_trackers(section, Path.cwd()), out, cfg, data)
+    folder = train(cfg, data, out, data_dir=data_dir, resume=resume, overwrite=overwrite, tracking=live)
     if os.environ.get("RANK", "0") == "0":  # under torchrun / accelerate launch: once, not per process
         typer.echo(f"wrote {folder}")

@@ -9,7 +9,6 @@ beside the k=0 point of the same seed (from ``results.csv``, with intervals and 
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 from ..artifacts import TRAIN_MANIFEST, MixtureManifest, TrainManifest, mixture_manifest, read_record, weights_dir
 from ..errors import SafemixError
 from ..fileio import atomic_write_text
+from .results import read_csv
 
 HEADLINE = (("all-harmful", "harmful_compliance", "harmful compliance (all harmful prompts)"),
             ("xstest-safe", "refusal_rate", "refusals of XSTest's safe prompts (exaggerated safety)"),
@@ -35,13 +35,6 @@ def _base_hub_id(spec: str) -> str | None:
     if spec in BUILTINS:
         return BUILTINS[spec].hub_id
     return spec if re.fullmatch(r"[\w.-]+/[\w.-]+", spec) and not Path(spec).exists() else None
-
-
-def _results(run_dir: Path) -> list[dict]:
-    path = run_dir / "report" / "results.csv"
-    if not path.is_file():
-        raise SafemixError(f"{path}: no report yet; run 'safemix report {run_dir}' first")
-    return list(csv.DictReader(path.open(encoding="utf-8")))
 
 
 def build_card(run_dir: str | Path, k: int, seed: int | None = None, out: str | Path | None = None) -> Path:
@@ -62,7 +55,7 @@ def build_card(run_dir: str | Path, k: int, seed: int | None = None, out: str | 
     if manifest.kind != "adapter":
         raise SafemixError(f"{train.path}: a full fine-tune; model cards are written for adapters")
     mix = read_record(MixtureManifest, mixture_manifest(train.parent.path, k)).dump()
-    rows = _results(run_dir)
+    rows = read_csv(run_dir)
     judges = sorted({r["judge"] for r in rows if r["metric"] == "harmful_compliance"})
     ref = "refusal-clf" if "refusal-clf" in judges else (judges[0] if judges else None)
 

@@ -164,3 +164,18 @@ def to_csv(rows: list[dict]) -> str:
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()
+
+
+def read_csv(run_dir: Path) -> list[dict]:
+    """A run's ``report/results.csv`` as written (strings); a one-line error when there is none."""
+    from ..errors import SafemixError
+
+    path = Path(run_dir) / "report" / "results.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        raise SafemixError(f"{path}: no report yet; run 'safemix report {run_dir}' first") from None
+    if rows and set(rows[0]) != set(COLUMNS):
+        raise SafemixError(f"{path}: expected the columns {', '.join(COLUMNS)}")
+    return rows

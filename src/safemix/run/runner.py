@@ -145,6 +145,10 @@ def preflight(cfg: RunConfig, config: str | Path) -> None:
         if cfg.capability:
             parse_tasks(cfg.capability.tasks)
         resolve_model(cfg.model)
+        if cfg.tracking.any():
+            from ..track import open_trackers
+
+            open_trackers(cfg.tracking, Path("."))  # each tracker's package is installed
     except SafemixError as exc:
         raise SafemixError(f"{config}: {exc}") from None
 
@@ -207,6 +211,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     atomic_write_json(run_record(run_dir), RunRecord(
         config=cfg.name, steps=len(steps), ran=len(todo) - len(held), held_by_others=len(held),
         peak_rss_mb=peak_rss_mb(), seconds_this_call=round(time.time() - started, 1), step_times=times.records).dump())
+    _track(cfg, run_dir)
     if held:
         console.print(f"{len(held)} step(s) were running in another process and were left to it; run again when "
                       "it is done to complete the report")
@@ -245,12 +250,27 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
     record(outcomes, ran=sum(s.done for s in steps) - done_before)  # ``done`` reads the markers now
     paths = report(cfg, run_dir)
     console.print(f"report: {paths['html']}")
+    _track(cfg, run_dir)
     failed = [o for o in outcomes if o.state != "COMPLETED"]
     if failed:
         detail = "; ".join(f"{o.point} ({cfg.executor.kind} job {o.job_id}): {o.reason}" for o in failed[:4])
         raise SafemixError(f"{len(failed)} of {len(outcomes)} point job(s) did not finish: {detail}; logs in "
                            f"{run_dir / 'jobs'}; run again to resume them")
     return run_dir
+
+
+def _track(cfg: RunConfig, run_dir: Path) -> None:
+    """Each judged point to the trackers of the config's ``tracking:`` section (after the report:
+    a tracker that fails leaves the results in place and says how to retry)."""
+    if not cfg.tracking.any():
+        return
+    from ..track.sweep import track_run
+
+    try:
+        for line in track_run(cfg, run_dir):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+    except SafemixError as exc:
+        raise SafemixError(f"{exc} (the report is written; 'safemix track {run_dir}' retries the tracking)") from None
 
 
 def _previous_steps(run_dir: Path) -> list:

@@ -47,6 +47,7 @@ class SFTRecipe:
         self.cfg, self.data_spec, self.data_dir, self.resume = cfg, str(data), data_dir, resume
         self.out = Path(out)
         self.work = self.out.with_name(self.out.name + ".partial")
+        self.on_log = None  # called with each log row (main process): live experiment tracking
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -222,6 +223,8 @@ class SFTRecipe:
                 f.write(json.dumps(row) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
+            if self.on_log:
+                self.on_log(row)
 
     def _truncate_log(self, step: int) -> None:
         """Keep log rows up to the checkpoint being resumed (and drop a torn last line)."""
@@ -298,8 +301,9 @@ def _versions() -> dict:
 
 
 def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, *, data_dir=None,
-          resume: bool = False, overwrite: bool = False) -> Path:
-    """Train and return the output folder. A finished folder is reused unless ``overwrite``."""
+          resume: bool = False, overwrite: bool = False, tracking=None) -> Path:
+    """Train and return the output folder. A finished folder is reused unless ``overwrite``.
+    ``tracking``: a :class:`safemix.track.live.LiveTracking` that gets the curve as it is logged."""
     out = Path(out)
     if is_finished(out) and not overwrite:
         return out
@@ -312,5 +316,12 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, *, 
               file=sys.stderr)
         recipe = SFTRecipe(cfg, data, out, data_dir, resume=False)
         recipe.setup()
+    if tracking is not None and recipe.acc.is_main_process:
+        tracking.start(recipe.work)
+        recipe.on_log = tracking.log
     recipe.train()
+    if tracking is not None and recipe.acc.is_main_process:
+        s = recipe.state
+        tracking.finish({"train/steps": s["step"], "train/tokens": s["tokens"], "train/seconds": round(s["elapsed"], 2)}
+                        | ({"train/best_val_loss": s["best_val"]} if s["best_val"] is not None else {}))
     return recipe.cleanup()
