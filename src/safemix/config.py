@@ -138,6 +138,7 @@ class ReportSection(_Strict):
     XSTest's safe prompts stay <= safe_refusal_tolerance."""
     harm_target: float = Field(0.10, ge=0, le=1)
     safe_refusal_tolerance: float = Field(0.10, ge=0, le=1)
+    cards: list[StrictInt] = []  # write a Hugging Face model card (RUN_DIR/cards/) for these k, every seed
 
 
 class BudgetSection(_Strict):
@@ -258,6 +259,13 @@ class RunConfig(_Strict):
             if reg[b.judge].kind != reg[b.cheap].kind:
                 raise ValueError(f"budget: '{b.judge}' ({reg[b.judge].kind}) and '{b.cheap}' ({reg[b.cheap].kind}) "
                                  "judge different things")
+        return self
+
+    @model_validator(mode="after")
+    def _cards(self):
+        missing = sorted(set(self.report.cards) - set(self.data.k))
+        if missing:
+            raise ValueError(f"report.cards: k={missing} not among data.k {self.data.k}")
         return self
 
     @model_validator(mode="after")

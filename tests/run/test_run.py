@@ -24,6 +24,7 @@ judges: [xstest-strmatch, refusal-clf]
 capability: {{tasks: ["toy={mc}"], batch_size: 8}}
 quality: {{judge: quality-relevance, suite: q-harm}}
 tracking: {{tensorboard: {{}}}}
+report: {{cards: [8]}}
 """
 MC = [{"question": "What color is the sky on a clear day?", "choices": ["blue", "green"], "answer": 0},
       {"question": "How many legs does a cat have?", "choices": ["two", "four", "ten"], "answer": 1},
@@ -97,6 +98,10 @@ def test_edited_task_file_reruns_capability_and_bad_baseline_is_rejected(tiny_co
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(SafemixError, match="quality.suite 'I-Alpaca' is not among generate.suites"):
         load_run_config(tmp_path / "c.yaml")
+    doc["quality"], doc["report"] = None, {"cards": [8, 50]}
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(SafemixError, match=r"report.cards: k=\[50\] not among data.k \[0, 8\]"):
+        load_run_config(tmp_path / "d.yaml")
 
 
 @pytest.mark.slow
@@ -116,6 +121,8 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
     manifests = [json.loads(p.read_text()) for p in straight.glob("mixtures/*/k*.manifest.json")]
     assert manifests and all(m["leakage"]["checked"] and m["leakage"]["method"] == "text" for m in manifests)
     assert all(m["leakage"]["suites"] == ["Q-Harm", "xstest"] for m in manifests)  # the suites this run evaluates
+    written = (straight / "cards" / "k8-seed1" / "README.md")  # report.cards: by the run, with the report
+    assert written.is_file() and not (straight / "cards" / "k0-seed1").exists()
     _check_card(straight, results)
     tracked = json.loads((straight / "tracking.json").read_text())["tensorboard"]  # each point, after the report
     assert sorted(tracked) == ["tiny k=0 seed=1", "tiny k=8 seed=1"] and all(v["done"] for v in tracked.values())

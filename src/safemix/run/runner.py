@@ -208,6 +208,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     if not report_after:
         return run_dir
     paths = report(cfg, run_dir)
+    _cards(cfg, run_dir)
     atomic_write_json(run_record(run_dir), RunRecord(
         config=cfg.name, steps=len(steps), ran=len(todo) - len(held), held_by_others=len(held),
         peak_rss_mb=peak_rss_mb(), seconds_this_call=round(time.time() - started, 1), step_times=times.records).dump())
@@ -249,6 +250,7 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
         outcomes = ex.run_points(jobs, f"safemix-{cfg.name}", on_submit=record)
     record(outcomes, ran=sum(s.done for s in steps) - done_before)  # ``done`` reads the markers now
     paths = report(cfg, run_dir)
+    _cards(cfg, run_dir)
     console.print(f"report: {paths['html']}")
     _track(cfg, run_dir)
     failed = [o for o in outcomes if o.state != "COMPLETED"]
@@ -257,6 +259,19 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
         raise SafemixError(f"{len(failed)} of {len(outcomes)} point job(s) did not finish: {detail}; logs in "
                            f"{run_dir / 'jobs'}; run again to resume them")
     return run_dir
+
+
+def _cards(cfg: RunConfig, run_dir: Path) -> None:
+    """A model card for each point of ``report.cards`` whose training is done (rewritten with the report)."""
+    if not cfg.report.cards:
+        return
+    from ..report.card import build_card
+
+    trained = {(s.k, s.seed) for s in plan(cfg, run_dir) if s.stage == "train" and s.done}
+    for seed in cfg.seeds:
+        for k in cfg.report.cards:
+            if (k, seed) in trained:
+                console.print(f"card: {build_card(run_dir, k, seed) / 'README.md'}", highlight=False, soft_wrap=True)
 
 
 def _track(cfg: RunConfig, run_dir: Path) -> None:
