@@ -56,6 +56,35 @@ def test_a_local_dataset_folder_through_the_hub_path_goes_into_the_manifest(tmp_
     assert m["general"]["sha256"] == general.provenance()["sha256"]  # the data set's fingerprint
 
 
+def test_a_hub_id_loads_from_a_datasets_cache_built_here(tmp_path, monkeypatch):
+    """The real Hub-id path offline: ``hf:ORG/NAME`` resolves from the ``datasets`` cache, laid out
+    as a download leaves it (ORG___NAME/CONFIG/VERSION/HASH), here built from a local Parquet file."""
+    import glob
+    import os
+    import uuid
+
+    import huggingface_hub.constants
+    from datasets.packaged_modules.parquet.parquet import Parquet
+
+    # datasets was imported at collection, before the session's offline environment: say it here too
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    name = f"t{uuid.uuid4().hex[:8]}"
+    datasets.Dataset.from_list(ROWS).to_parquet(str(tmp_path / "train.parquet"))
+    cache = datasets.config.HF_DATASETS_CACHE  # the tests' own cache (conftest), read by load_dataset
+    Parquet(cache_dir=str(cache), dataset_name=name, data_files={"train": str(tmp_path / "train.parquet")},
+            hash="0123abcd").download_and_prepare()
+    os.rename(os.path.join(cache, name), os.path.join(cache, f"safemix-test___{name}"))
+    for config in glob.glob(os.path.join(cache, f"safemix-test___{name}", "default-*")):
+        os.rename(config, os.path.join(os.path.dirname(config), "default"))  # as a Hub download names it
+    loaded = load_instructions(f"hf:safemix-test/{name}:train")
+    assert [(r.instruction, r.output) for r in loaded.records] == [(r["prompt"], r["response"]) for r in ROWS]
+    prov = loaded.provenance()
+    assert prov["source"] == f"hf:safemix-test/{name}" and prov["split"] == "train" and prov["sha256"]
+    with pytest.raises(SafemixError, match=f"'hf:safemix-test/{name}x': cannot load with datasets"):
+        load_instructions(f"hf:safemix-test/{name}x")  # not cached, and offline: one line
+
+
 def test_bad_sources_are_one_line_errors(tmp_path):
     datasets.Dataset.from_list([{"a": 1, "b": "x"}]).to_parquet(str(tmp_path / "odd.parquet"))
     with pytest.raises(SafemixError, match=r"odd.parquet: no instruction/output, prompt/response or messages columns"):
