@@ -44,6 +44,28 @@ def test_batched_equals_unbatched_greedy(backend, shared_data):
     assert all(c.text for c in batched)
 
 
+def test_prefill_in_length_groups_gives_the_same_answers(backend):
+    """The prompt pass runs in length groups whose caches are laid out as one left-padded cache: the
+    answers are those of one padded pass (greedy and seeded sampling)."""
+    from safemix.generate.hf import length_groups
+
+    assert length_groups([10, 60, 58, 11, 30], 0.15) == [[1, 2], [4], [3, 0]]
+    assert length_groups([50, 49, 48], 0.15) == [[0, 1, 2]]  # grouping would save little: one pass
+    be, _, fmt = backend
+    texts = [fmt.render(x) for x in ("Hi.", "Name a fruit.", "Explain in detail, step by step, how a bicycle's "
+                                     "gears change the effort needed to climb a steep hill, and why.",
+                                     "Write a haiku about the sea and the wind and the boats in the harbour.")]
+    assert len(length_groups(be.count_tokens(texts), be.prefill_waste)) > 1
+    for d in (get_decoding("greedy", 10), get_decoding("sample", 10, seed=3)):
+        grouped = be.generate(texts, d)
+        be.prefill_waste = 0
+        try:
+            one_pass = be.generate(texts, d)
+        finally:
+            del be.prefill_waste  # back to the class default
+        assert [(c.text, c.output_tokens) for c in grouped] == [(c.text, c.output_tokens) for c in one_pass]
+
+
 def test_finish_reason_and_counts(backend):
     be, _, fmt = backend
     short = be.generate([fmt.render("Write a long story about a dragon.")], get_decoding("greedy", 4))[0]

@@ -21,6 +21,8 @@ class Completion:
 class HFBackend:
     name = "hf"
 
+    prefill_waste = 0.15  # the prompt pass runs in length groups padded at most this much (0: one pass)
+
     def __init__(self, model, tokenizer, fmt: PromptFormat):
         self.model, self.tok, self.fmt = model.eval(), tokenizer, fmt
         self.tok.padding_side = "left"
@@ -59,18 +61,14 @@ class HFBackend:
     def _decode(self, ids: torch.Tensor, mask: torch.Tensor, d: Decoding) -> list[list[int]]:
         """Greedy or sampled decoding with a KV cache that drops finished rows, so a batch costs what
         its unfinished answers need (transformers' generate keeps computing finished rows)."""
-        from transformers import DynamicCache
 
         gen = torch.Generator(device=ids.device).manual_seed(d.seed) if d.do_sample and d.seed is not None else None
-        cache = DynamicCache()
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                         use_cache=True, logits_to_keep=1)
+        cache, logits = self._prefill(ids, mask)
         alive = list(range(ids.shape[0]))
         rows: list[list[int]] = [[] for _ in alive]
         eos = torch.tensor(sorted(self.eos_ids), device=ids.device)
         for step in range(d.max_new_tokens):
-            nxt = self._pick(out.logits[:, -1, :].float(), d, gen)
+            nxt = self._pick(logits, d, gen)
             for j, r in enumerate(alive):
                 rows[r].append(int(nxt[j]))
             keep = torch.nonzero(~torch.isin(nxt, eos)).flatten()
@@ -83,7 +81,45 @@ class HFBackend:
             mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
             out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=mask.sum(1, keepdim=True) - 1,
                              past_key_values=cache, use_cache=True)
+            logits = out.logits[:, -1, :].float()
         return rows
+
+    def _prefill(self, ids: torch.Tensor, mask: torch.Tensor):
+        """The prompt pass, in groups of similar length: left padding to the batch's longest prompt
+        costs compute in proportion (28% of the prompt tokens of the benchmark's 48 prompts). Each
+        group runs with only its own padding; their caches are then laid out as one left-padded cache
+        (the padded positions are masked, so what they hold never counts)."""
+        from transformers import DynamicCache
+
+        lengths = mask.sum(1).tolist()
+        groups = length_groups(lengths, self.prefill_waste)
+        if len(groups) == 1:
+            cache = DynamicCache()
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+            return cache, out.logits[:, -1, :].float()
+        width, logits, layers = ids.shape[1], None, []
+        for g in groups:
+            n = max(lengths[i] for i in g)
+            idx = torch.tensor(g, device=ids.device)
+            sub_ids, sub_mask = ids[idx, width - n:], mask[idx, width - n:]
+            part = DynamicCache()
+            out = self.model(input_ids=sub_ids, attention_mask=sub_mask, past_key_values=part, use_cache=True,
+                             position_ids=(sub_mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1)
+            last = out.logits[:, -1, :].float()
+            if logits is None:
+                logits = last.new_empty((ids.shape[0], last.shape[-1]))
+            logits[idx] = last
+            for j, (k, v, *_) in enumerate(part):
+                if j == len(layers):
+                    layers.append((k.new_zeros((ids.shape[0], k.shape[1], width, k.shape[3])),
+                                   v.new_zeros((ids.shape[0], v.shape[1], width, v.shape[3]))))
+                layers[j][0][idx, :, width - n:] = k
+                layers[j][1][idx, :, width - n:] = v
+        cache = DynamicCache()
+        for j, (k, v) in enumerate(layers):
+            cache.update(k, v, j)
+        return cache, logits
 
     @staticmethod
     def _pick(logits: torch.Tensor, d: Decoding, gen) -> torch.Tensor:
@@ -99,3 +135,18 @@ class HFBackend:
             drop = cum - sorted_logits.softmax(-1) > d.top_p
             logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
         return torch.multinomial(logits.softmax(-1), 1, generator=gen).flatten()
+
+
+def length_groups(lengths: list[int], waste: float) -> list[list[int]]:
+    """Row indices grouped by length, longest first, so that padding each group to its own longest
+    row wastes at most ``waste`` of the group's compute; one group when that saves little."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and lengths[i] >= (1 - waste) * lengths[groups[-1][0]]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    padded = max(lengths) * len(lengths)
+    grouped = sum(lengths[g[0]] * len(g) for g in groups)
+    return groups if waste > 0 and grouped < 0.9 * padded else [list(range(len(lengths)))]
