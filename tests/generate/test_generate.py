@@ -187,3 +187,30 @@ def test_adapters_load_from_safetensors_only_with_a_canonical_fingerprint(smollm
     (out / "adapter" / "adapter_model.safetensors").rename(out / "adapter" / "other.safetensors")
     with pytest.raises(SafemixError, match=r"no adapter_model.safetensors"):
         load_backend(None, out, None, False)
+
+
+def test_own_beam_search_gives_generate_answers_and_falls_back_when_it_cannot(backend):
+    """safemix's beam loop (finished prompts leave the batch, one prompt pass per prompt, a cache that
+    grows in place) returns exactly what transformers' generate returns; settings it does not
+    reproduce (here a repetition penalty in the model's generation config) go to generate."""
+    from safemix.generate import beam
+
+    be, _, fmt = backend
+    texts = [fmt.render(x) for x in ("Hi.", "Name three fruits.", "How do I pick a lock?",
+                                     "Write a haiku about the sea and the wind and the boats in the harbour.")]
+    d = get_decoding("paper", 12)
+    assert beam.settings(be._config(d), be.model) == {"length_penalty": 1.0}
+    ours = be.generate(texts, d)
+    be.own_beam_search = False
+    try:
+        theirs = be.generate(texts, d)
+    finally:
+        del be.own_beam_search
+    assert [(c.text, c.output_tokens, c.finish_reason) for c in ours] == \
+        [(c.text, c.output_tokens, c.finish_reason) for c in theirs]
+    old = be.model.generation_config.repetition_penalty
+    be.model.generation_config.repetition_penalty = 1.3
+    try:
+        assert beam.settings(be._config(d), be.model) is None
+    finally:
+        be.model.generation_config.repetition_penalty = old

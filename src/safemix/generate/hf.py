@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 
 from ..formats import PromptFormat
+from . import beam
+from .kvcache import new_cache
 from .presets import Decoding
 
 
@@ -21,6 +23,7 @@ class Completion:
 class HFBackend:
     name = "hf"
 
+    own_beam_search = True  # safemix's beam loop (same answers as generate, finished prompts leave the batch)
     prefill_waste = 0.15  # the prompt pass runs in length groups padded at most this much (0: one pass)
 
     def __init__(self, model, tokenizer, fmt: PromptFormat):
@@ -45,7 +48,10 @@ class HFBackend:
     def generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
         enc = self.tok(prompts, add_special_tokens=self.fmt.adds_special_tokens, padding=True, return_tensors="pt")
         enc = {k: v.to(self.model.device) for k, v in enc.items()}
-        if d.num_beams > 1:
+        settings = beam.settings(self._config(d), self.model) if d.num_beams > 1 else None
+        if settings and self.own_beam_search:
+            rows = beam.beam_search(self, enc["input_ids"], enc["attention_mask"], d, settings["length_penalty"])
+        elif d.num_beams > 1:
             out = self.model.generate(**enc, generation_config=self._config(d))
             rows = out[:, enc["input_ids"].shape[1]:].tolist()
         else:
@@ -84,17 +90,19 @@ class HFBackend:
             logits = out.logits[:, -1, :].float()
         return rows
 
-    def _prefill(self, ids: torch.Tensor, mask: torch.Tensor):
+    def _prefill(self, ids: torch.Tensor, mask: torch.Tensor, room: int | None = None):
         """The prompt pass, in groups of similar length: left padding to the batch's longest prompt
         costs compute in proportion (28% of the prompt tokens of the benchmark's 48 prompts). Each
         group runs with only its own padding; their caches are then laid out as one left-padded cache
-        (the padded positions are masked, so what they hold never counts)."""
+        (the padded positions are masked, so what they hold never counts). ``room``: the cache grows
+        in place with room for that many tokens (beam search, whose reorder then copies only the rows
+        that changed; greedy decoding is faster with transformers' own cache, measured)."""
         from transformers import DynamicCache
 
         lengths = mask.sum(1).tolist()
         groups = length_groups(lengths, self.prefill_waste)
         if len(groups) == 1:
-            cache = DynamicCache()
+            cache = new_cache(room) if room else DynamicCache()
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
                              past_key_values=cache, use_cache=True, logits_to_keep=1)
             return cache, out.logits[:, -1, :].float()
@@ -103,7 +111,7 @@ class HFBackend:
             n = max(lengths[i] for i in g)
             idx = torch.tensor(g, device=ids.device)
             sub_ids, sub_mask = ids[idx, width - n:], mask[idx, width - n:]
-            part = DynamicCache()
+            part = DynamicCache()  # read once into the merged cache below
             out = self.model(input_ids=sub_ids, attention_mask=sub_mask, past_key_values=part, use_cache=True,
                              position_ids=(sub_mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1)
             last = out.logits[:, -1, :].float()
@@ -116,7 +124,7 @@ class HFBackend:
                                    v.new_zeros((ids.shape[0], v.shape[1], width, v.shape[3]))))
                 layers[j][0][idx, :, width - n:] = k
                 layers[j][1][idx, :, width - n:] = v
-        cache = DynamicCache()
+        cache = new_cache(room) if room else DynamicCache()
         for j, (k, v) in enumerate(layers):
             cache.update(k, v, j)
         return cache, logits
