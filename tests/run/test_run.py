@@ -179,7 +179,7 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
 ])
 def test_the_whole_sweep_is_checked_before_any_work(tiny_config, tmp_path, run_cli, change, message):
     """A bad k, N, suite or model is found at load, before the first point trains."""
-    replace = {"k: [0, 8]": "k: [0, 99999]", "n_general: 8": "n_general: 99999",
+    replace = {"k: [0, 8]": "k: [0, 8, 99999]", "n_general: 8": "n_general: 99999",
                "suites: [q-harm, xstest]": "suites: [q-harm, no-such-suite]", "model: smollm2-135m": "model: no/such/model"}
     bad = tmp_path / "bad.yaml"
     bad.write_text(tiny_config.read_text().replace(change, replace[change]))
