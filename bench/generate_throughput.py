@@ -4,7 +4,9 @@ Same model (smollm2-135m, Alpaca template), same 48 real prompts (8 from each of
 sets), same decoding. The baseline follows vinid/safety-tuned-llamas generation/generate_answers.py:
 one prompt at a time, ``model.generate`` with a GenerationConfig, the whole sequence decoded and
 split on "### Response:". safemix runs length-sorted, left-padded batches (48: one batch on this CPU)
-and, for greedy/sampling, drops finished rows from the KV cache. Measured for greedy and for the
+with a length-grouped prompt pass; greedy/sampling drops finished rows from the KV cache, and beam
+search (safemix's loop over transformers' selection helpers) drops finished prompts, runs the prompt
+pass once per prompt and reorders only the cache rows whose beam changed. Measured for greedy and for the
 paper preset (4-beam search). Outputs are compared prompt by prompt on the generated tokens; the
 seed's split on "### Response:" also cuts answers in which the model writes that marker again
 (counted as seed_split_truncated).
