@@ -10,8 +10,8 @@ config's length penalty), with two changes that leave every answer the same:
 
 The per-step selection calls transformers' own helpers (``_get_top_k_continuations``,
 ``_get_running_beams_for_next_iteration``, ``_update_finished_beams``, ``_check_early_stop_heuristic``),
-so it follows the installed version; a transformers without them falls back to ``generate``
-or a configuration this loop does not reproduce falls back to ``generate`` (see :func:`settings`).
+so it follows the installed version; a transformers without them, or a configuration this loop does
+not reproduce, falls back to ``generate`` (see :func:`settings`).
 Tested token for token against ``model.generate``.
 """
 

@@ -48,11 +48,12 @@ class HFBackend:
     def generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
         enc = self.tok(prompts, add_special_tokens=self.fmt.adds_special_tokens, padding=True, return_tensors="pt")
         enc = {k: v.to(self.model.device) for k, v in enc.items()}
-        settings = beam.settings(self._config(d), self.model) if d.num_beams > 1 else None
+        config = self._config(d) if d.num_beams > 1 else None
+        settings = beam.settings(config, self.model) if config else None
         if settings and self.own_beam_search:
             rows = beam.beam_search(self, enc["input_ids"], enc["attention_mask"], d, settings["length_penalty"])
-        elif d.num_beams > 1:
-            out = self.model.generate(**enc, generation_config=self._config(d))
+        elif config:
+            out = self.model.generate(**enc, generation_config=config)
             rows = out[:, enc["input_ids"].shape[1]:].tolist()
         else:
             rows = self._decode(enc["input_ids"], enc["attention_mask"], d)
@@ -67,7 +68,6 @@ class HFBackend:
     def _decode(self, ids: torch.Tensor, mask: torch.Tensor, d: Decoding) -> list[list[int]]:
         """Greedy or sampled decoding with a KV cache that drops finished rows, so a batch costs what
         its unfinished answers need (transformers' generate keeps computing finished rows)."""
-
         gen = torch.Generator(device=ids.device).manual_seed(d.seed) if d.do_sample and d.seed is not None else None
         cache, logits = self._prefill(ids, mask)
         alive = list(range(ids.shape[0]))

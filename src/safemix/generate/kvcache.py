@@ -5,6 +5,8 @@ transformers that has no ``DynamicLayer`` (4.x), a plain ``DynamicCache``."""
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -18,6 +20,7 @@ def new_cache(room: int):
     return cache
 
 
+@functools.cache
 def _growing_layer():
     try:
         from transformers.cache_utils import DynamicLayer

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..artifacts import TRAIN_MANIFEST, MixtureManifest, TrainManifest, mixture_manifest, read_record, weights_dir
 from ..errors import SafemixError
 from ..fileio import atomic_write_text
+from .figures import headline_judge
 from .results import read_csv
 
 HEADLINE = (("all-harmful", "harmful_compliance", "harmful compliance (all harmful prompts)"),
@@ -56,8 +57,7 @@ def build_card(run_dir: str | Path, k: int, seed: int | None = None, out: str | 
         raise SafemixError(f"{train.path}: a full fine-tune; model cards are written for adapters")
     mix = read_record(MixtureManifest, mixture_manifest(train.parent.path, k)).dump()
     rows = read_csv(run_dir)
-    judges = sorted({r["judge"] for r in rows if r["metric"] == "harmful_compliance"})
-    ref = "refusal-clf" if "refusal-clf" in judges else (judges[0] if judges else None)
+    ref = headline_judge(rows)  # the judge behind the report's own headline figures
 
     def cell(suite, metric, kk):
         for r in rows:

@@ -85,8 +85,6 @@ def get_executor(name: str, options, run_dir: Path):
 def run_point(job: PointJob, log: str | None = None) -> str:
     """Run one point's steps (what a job executes); returns the point. ``log``: send this process's
     output there too (Ray workers; SLURM jobs already write their own log files)."""
-    import contextlib
-
     from ..runner import run
 
     with _output_to(log) if log else contextlib.nullcontext():
