@@ -46,7 +46,7 @@ def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], i
 
     outs, seed_outs, tokens = [], [], 0
     for prompt in prompts:
-        ids = tok(prompt, return_tensors="pt")["input_ids"]
+        ids = tok(prompt, return_tensors="pt")["input_ids"].to(model.device)
         cfg = GenerationConfig(temperature=0.1, top_p=0.75, top_k=40, num_beams=d.num_beams,
                                eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
         with torch.no_grad():

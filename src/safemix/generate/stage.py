@@ -20,6 +20,7 @@ from ..store import SuiteStore, record_key
 from .presets import Decoding
 
 Limit = int | dict[str, int] | None
+CPU = "cpu/float32"
 
 
 def subsample(prompts: list[EvalPrompt], limit: Limit, seed: int) -> list[EvalPrompt]:
@@ -63,7 +64,19 @@ def load_backend(model: str | None, adapter, prompt_format: str | None, allow_fo
 
     tok = load_tokenizer(ref, trust_remote_code)
     fmt = get_format(fmt_name, tok)
-    return HFBackend(load_merged(ref, manifest, weights, trust_remote_code), tok, fmt), info, fmt
+    device, dtype = compute_device()
+    info["compute"] = f"{device}/{str(dtype).removeprefix('torch.')}"
+    return HFBackend(load_merged(ref, manifest, weights, trust_remote_code, dtype).to(device), tok, fmt), info, fmt
+
+
+def compute_device():
+    """(device, dtype) the transformers backend runs on: the GPU in bf16 when there is one (fp16 on a
+    GPU without bf16), else the CPU in fp32. ``SAFEMIX_DEVICE=cpu`` keeps a GPU machine on the CPU."""
+    import torch
+
+    if os.environ.get("SAFEMIX_DEVICE", "").lower() != "cpu" and torch.cuda.is_available():
+        return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return "cpu", torch.float32
 
 
 def _fmt(name, ref, trust_remote_code):
@@ -85,9 +98,11 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
     paths, counts = {}, {}
     chosen = {name: subsample(suite.records, limit_per_suite, seed) for name, suite in loaded.items()}
     ticker = Ticker(progress or "generate", sum(map(len, chosen.values())), "prompts", enabled=bool(progress))
+    # answers computed on a GPU in bf16 are cached apart from the CPU's fp32 ones (CPU keys unchanged)
+    keyed = decoding.to_dict() | ({"compute": info["compute"]} if info.get("compute", CPU) != CPU else {})
     for name, prompts in chosen.items():
         formatted = [fmt.render(p.prompt, p.input, getattr(be, "tok", None)) for p in prompts]
-        keys = [record_key(info["model_fingerprint"], info["adapter_fingerprint"], f, decoding.to_dict()) for f in formatted]
+        keys = [record_key(info["model_fingerprint"], info["adapter_fingerprint"], f, keyed) for f in formatted]
         store = SuiteStore(generation_file(out, name))
         todo = [i for i, k in enumerate(keys) if not store.has(k)]
         ticker.skip(len(keys) - len(todo))  # answered by an earlier, interrupted call
