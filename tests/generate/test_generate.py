@@ -208,6 +208,26 @@ def test_own_beam_search_gives_generate_answers_and_falls_back_when_it_cannot(ba
         del be.own_beam_search
     assert [(c.text, c.output_tokens, c.finish_reason) for c in ours] == \
         [(c.text, c.output_tokens, c.finish_reason) for c in theirs]
+    # transformers versions differ in the helpers' keywords (5.17's top-k helper also takes vocab_size):
+    # each helper gets the keywords it names, and one needing a keyword the loop lacks goes to generate
+    real = type(be.model)
+    widths = []
+
+    def with_vocab(self, *, vocab_size, **kw):
+        widths.append(vocab_size)
+        return real._get_top_k_continuations(self, **kw)
+
+    def unknown(self, *, beam_scorer, **kw):
+        raise AssertionError("called with a keyword the loop does not have")
+
+    try:
+        be.model.__class__ = type("Older", (real,), {"_get_top_k_continuations": with_vocab})
+        assert [(c.text, c.output_tokens) for c in be.generate(texts, d)] == [(c.text, c.output_tokens) for c in theirs]
+        assert widths and set(widths) == {be.model.config.vocab_size}
+        be.model.__class__ = type("Other", (real,), {"_get_top_k_continuations": unknown})
+        assert beam.settings(be._config(d), be.model) is None  # (this stand-in would break generate too)
+    finally:
+        be.model.__class__ = real
     old = be.model.generation_config.repetition_penalty
     be.model.generation_config.repetition_penalty = 1.3
     try:

@@ -10,17 +10,59 @@ config's length penalty), with two changes that leave every answer the same:
 
 The per-step selection calls transformers' own helpers (``_get_top_k_continuations``,
 ``_get_running_beams_for_next_iteration``, ``_update_finished_beams``, ``_check_early_stop_heuristic``),
-so it follows the installed version; a transformers without them, or a configuration this loop does
-not reproduce, falls back to ``generate`` (see :func:`settings`).
+so it follows the installed version (each gets the keywords its signature names: 5.17 also takes
+``vocab_size``); a transformers without them, or with one that needs a keyword this loop does not have,
+or a configuration this loop does not reproduce, falls back to ``generate`` (see :func:`settings`).
 Tested token for token against ``model.generate``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import torch
 
-HELPERS = ("_get_top_k_continuations", "_get_running_beams_for_next_iteration", "_update_finished_beams",
-           "_check_early_stop_heuristic", "_flatten_beam_dim", "_unflatten_beam_dim", "_gather_beams")
+# the keywords this loop can give each helper (a version's helper may take fewer)
+SUPPLIED = {
+    "_get_top_k_continuations": {"accumulated_log_probs", "running_sequences", "running_beam_indices", "cur_len",
+                                 "decoder_prompt_len", "do_sample", "beams_to_keep", "num_beams", "vocab_size",
+                                 "batch_size"},
+    "_get_running_beams_for_next_iteration": {"topk_log_probs", "topk_running_sequences", "topk_running_beam_indices",
+                                              "next_token_hits_stopping_criteria", "num_beams"},
+    "_update_finished_beams": {"sequences", "topk_running_sequences", "beam_scores", "topk_log_probs", "beam_indices",
+                               "topk_running_beam_indices", "is_early_stop_heuristic_unsatisfied", "is_sent_finished",
+                               "next_token_hits_stopping_criteria", "top_num_beam_mask", "num_beams", "cur_len",
+                               "decoder_prompt_len", "length_penalty", "early_stopping"},
+    "_check_early_stop_heuristic": {"is_early_stop_heuristic_unsatisfied", "running_beam_scores", "beam_scores",
+                                    "is_sent_finished", "cur_len", "max_length", "decoder_prompt_len", "early_stopping",
+                                    "length_penalty"},
+}
+HELPERS = (*SUPPLIED, "_flatten_beam_dim", "_unflatten_beam_dim", "_gather_beams")
+
+
+@functools.cache
+def _signature(cls, name: str) -> tuple[frozenset, frozenset] | None:
+    """(accepted keyword names, None for any; required ones) of a helper, or None when there is none."""
+    fn = getattr(cls, name, None)
+    if fn is None:
+        return None
+    ps = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
+    named = [p for p in ps if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    any_keyword = len(named) < len(ps)  # **kwargs: every keyword is accepted
+    return (None if any_keyword else frozenset(p.name for p in named),
+            frozenset(p.name for p in named if p.default is inspect.Parameter.empty))
+
+
+def _helpers_fit(model) -> bool:
+    sigs = {h: _signature(type(model), h) for h in HELPERS}
+    return all(sigs.values()) and all(sigs[h][1] <= SUPPLIED[h] for h in SUPPLIED)
+
+
+def _call(model, name: str, **kw):
+    """A helper called with the keywords its signature takes."""
+    accepted = _signature(type(model), name)[0]
+    return getattr(model, name)(**{k: v for k, v in kw.items() if accepted is None or k in accepted})
 
 
 def settings(asked, model) -> dict | None:
@@ -41,7 +83,7 @@ def settings(asked, model) -> dict | None:
              and not value("suppress_tokens", None) and not value("begin_suppress_tokens", None)
              and not value("forced_bos_token_id", None) and not value("forced_eos_token_id", None)
              and not value("sequence_bias", None) and not value("renormalize_logits", False))
-    if not plain or not all(hasattr(model, h) for h in HELPERS):
+    if not plain or not _helpers_fit(model):
         return None
     return {"length_penalty": float(value("length_penalty", 1.0))}
 
@@ -76,22 +118,23 @@ def beam_search(backend, ids: torch.Tensor, mask: torch.Tensor, d, length_penalt
         b = len(items)
         logp = torch.nn.functional.log_softmax(logits.float(), dim=-1)
         logp = (m._unflatten_beam_dim(logp, b, k) + run_scores[:, :, None]).reshape(b, -1)
-        top_logp, top_seq, top_idx = m._get_top_k_continuations(
-            accumulated_log_probs=logp, running_sequences=running, running_beam_indices=run_idx, cur_len=cur,
-            decoder_prompt_len=prompt_len, do_sample=False, beams_to_keep=keep_k, num_beams=k, batch_size=b)
+        top_logp, top_seq, top_idx = _call(
+            m, "_get_top_k_continuations", accumulated_log_probs=logp, running_sequences=running,
+            running_beam_indices=run_idx, cur_len=cur, decoder_prompt_len=prompt_len, do_sample=False,
+            beams_to_keep=keep_k, num_beams=k, vocab_size=logits.shape[-1], batch_size=b)
         hits = torch.isin(top_seq[:, :, cur], eos) | (cur + 1 >= max_length)
-        running, run_scores, run_idx = m._get_running_beams_for_next_iteration(
-            topk_log_probs=top_logp, topk_running_sequences=top_seq, topk_running_beam_indices=top_idx,
+        running, run_scores, run_idx = _call(
+            m, "_get_running_beams_for_next_iteration", topk_log_probs=top_logp, topk_running_sequences=top_seq, topk_running_beam_indices=top_idx,
             next_token_hits_stopping_criteria=hits, num_beams=k)
-        sequences, scores, beam_idx, finished = m._update_finished_beams(
-            sequences=sequences, topk_running_sequences=top_seq, beam_scores=scores, topk_log_probs=top_logp,
+        sequences, scores, beam_idx, finished = _call(
+            m, "_update_finished_beams", sequences=sequences, topk_running_sequences=top_seq, beam_scores=scores, topk_log_probs=top_logp,
             beam_indices=beam_idx, topk_running_beam_indices=top_idx, is_early_stop_heuristic_unsatisfied=open_,
             is_sent_finished=finished, next_token_hits_stopping_criteria=hits, top_num_beam_mask=top_mask,
             num_beams=k, cur_len=cur, decoder_prompt_len=prompt_len, length_penalty=length_penalty, early_stopping=False)
         _reorder(cache, m._flatten_beam_dim(run_idx[..., cur - prompt_len]))
         cur += 1
-        open_ = m._check_early_stop_heuristic(
-            is_early_stop_heuristic_unsatisfied=open_, running_beam_scores=run_scores, beam_scores=scores,
+        open_ = _call(
+            m, "_check_early_stop_heuristic", is_early_stop_heuristic_unsatisfied=open_, running_beam_scores=run_scores, beam_scores=scores,
             is_sent_finished=finished, cur_len=cur, max_length=max_length, decoder_prompt_len=prompt_len,
             early_stopping=False, length_penalty=length_penalty)
         over = ~open_[:, 0] | hits.all(-1)

@@ -75,8 +75,8 @@ class HFBackend:
         eos = torch.tensor(sorted(self.eos_ids), device=ids.device)
         for step in range(d.max_new_tokens):
             nxt = self._pick(logits, d, gen)
-            for j, r in enumerate(alive):
-                rows[r].append(int(nxt[j]))
+            for r, t in zip(alive, nxt.tolist()):  # one device sync per step, not one per row
+                rows[r].append(t)
             keep = torch.nonzero(~torch.isin(nxt, eos)).flatten()
             if step == d.max_new_tokens - 1 or len(keep) == 0:
                 break
