@@ -106,6 +106,11 @@ def test_cache_skips_finished_records_and_keys_on_decoding(backend, shared_data,
                   "output_tokens", "decoding", "model_fingerprint", "adapter_fingerprint", "key"):
         assert field in rec
     assert rec["formatted_input"].endswith("### Response:\n") and rec["decoding"]["max_new_tokens"] == 8
+    assert rec["compute"] == "cpu/float32"  # a GPU's bf16 answers would be keyed apart
+    gpu = Counting(backend[0])
+    generate("q-harm", tmp_path, get_decoding("greedy", 8), _backend=(gpu, {**backend[1], "compute": "cuda/bfloat16"},
+                                                                      backend[2]), **kw)
+    assert gpu.prompts == 4
 
 
 def test_adapter_format_comes_from_manifest(smollm, mixture_file, tmp_path, shared_data):
