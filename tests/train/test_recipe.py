@@ -48,6 +48,25 @@ def test_lora_lowers_loss_and_adapter_loads(smollm, mixture_file, tmp_path):
 
 
 @pytest.mark.slow
+def test_lora_in_bf16_keeps_the_base_in_bf16_and_the_adapter_in_fp32(smollm, mixture_file, tmp_path):
+    """With bf16 on (GPUs by default; forced here on the CPU), the frozen base is held in bf16 and the
+    trained adapter in fp32, and training still lowers the loss."""
+    from safemix.train import SFTRecipe
+
+    recipe = SFTRecipe(TrainConfig(max_steps=4, bf16="true", **{**TINY, "learning_rate": 3e-3}), mixture_file, tmp_path / "bf")
+    recipe.setup()
+    dtypes = {n: p.dtype for n, p in recipe.acc.unwrap_model(recipe.model).named_parameters()}
+    assert {d for n, d in dtypes.items() if "lora_" not in n} == {torch.bfloat16}
+    assert {d for n, d in dtypes.items() if "lora_" in n} == {torch.float32}
+    recipe.train()
+    out = recipe.cleanup()
+    weights = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    assert weights and {w.dtype for w in weights.values()} == {torch.float32}
+    log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    assert log[-1]["loss"] < log[0]["loss"], log
+
+
+@pytest.mark.slow
 def test_full_finetune_writes_safetensors(smollm, mixture_file, tmp_path):
     out = train(TrainConfig(method="full", max_steps=1, **{**TINY, "learning_rate": 1e-5}), mixture_file, tmp_path / "f")
     assert (out / "model" / "model.safetensors").is_file() and json.loads((out / "manifest.json").read_text())["kind"] == "full"

@@ -120,8 +120,11 @@ class SFTRecipe:
 
             quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                        bnb_4bit_compute_dtype=torch.bfloat16)
-        model = load_causal_lm(self.ref, trust_remote_code=cfg.trust_remote_code, quantization_config=quant,
-                               device_map={"": self.acc.device} if quant else None)
+        # LoRA under bf16 autocast: the frozen base is held in bf16, the precision autocast multiplies it in
+        # anyway, which halves its memory (a 7B base: ~13.5 GB instead of ~27); the adapter stays fp32 (PEFT)
+        base_dtype = torch.bfloat16 if cfg.method == "lora" and self.acc.mixed_precision == "bf16" else None
+        model = load_causal_lm(self.ref, dtype=base_dtype, trust_remote_code=cfg.trust_remote_code,
+                               quantization_config=quant, device_map={"": self.acc.device} if quant else None)
         model.config.use_cache = False
         if cfg.gradient_checkpointing:  # same weights, about half the activation memory (config.py)
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
