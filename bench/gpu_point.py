@@ -1,6 +1,6 @@
 """GPU figures: safemix's transformers backend (greedy and the paper preset, 4-beam) against the seed's
-one-prompt-at-a-time ``model.generate`` (each leg timed on its second pass), and safemix's LoRA training in bf16 mixed precision, on the
-built-in model's shape (SmolLM2-135M) and a 7B-class shape (LLaMA-7B's layers with SmolLM2's vocabulary).
+one-prompt-at-a-time ``model.generate`` (each leg timed on its second pass), and safemix's LoRA training
+in bf16 mixed precision, on the built-in model's shape (SmolLM2-135M) and a 7B-class shape (LLaMA-7B's layers with SmolLM2's vocabulary).
 
 The weights are random, built on the GPU and saved as a safetensors folder that safemix loads like any
 local model: the GPU machine reaches no hub, no 7B weights are stored there, and the built-in model's
@@ -143,7 +143,7 @@ def train_figures(folder: Path, data_dir: str, work: Path, steps: int, micro: in
 
 def paper_point(fig: dict, data_dir: str, tokens_per_example: float) -> dict:
     """Wall of one paper sweep point from the measured rates (k = 0; answers at the 128-token limit)."""
-    n_eval = sum(len(load_suite(s.lower(), data_dir).records) for s in PAPER_SUITES) + len(load_suite("xstest", data_dir).records)
+    n_eval = sum(len(load_suite(s, data_dir).records) for s in [*(x.lower() for x in PAPER_SUITES), "xstest"])
     train_s = 4 * 20_000 * tokens_per_example / fig["train"]["tokens_per_s"]
     gen_s = n_eval * 128 / fig["generate"]["paper"]["tokens_per_s"]
     return {"eval_prompts": n_eval, "train_tokens_per_example": round(tokens_per_example, 1),

@@ -124,18 +124,18 @@ def beam_search(backend, ids: torch.Tensor, mask: torch.Tensor, d, length_penalt
             beams_to_keep=keep_k, num_beams=k, vocab_size=logits.shape[-1], batch_size=b)
         hits = torch.isin(top_seq[:, :, cur], eos) | (cur + 1 >= max_length)
         running, run_scores, run_idx = _call(
-            m, "_get_running_beams_for_next_iteration", topk_log_probs=top_logp, topk_running_sequences=top_seq, topk_running_beam_indices=top_idx,
-            next_token_hits_stopping_criteria=hits, num_beams=k)
+            m, "_get_running_beams_for_next_iteration", topk_log_probs=top_logp, topk_running_sequences=top_seq,
+            topk_running_beam_indices=top_idx, next_token_hits_stopping_criteria=hits, num_beams=k)
         sequences, scores, beam_idx, finished = _call(
-            m, "_update_finished_beams", sequences=sequences, topk_running_sequences=top_seq, beam_scores=scores, topk_log_probs=top_logp,
-            beam_indices=beam_idx, topk_running_beam_indices=top_idx, is_early_stop_heuristic_unsatisfied=open_,
-            is_sent_finished=finished, next_token_hits_stopping_criteria=hits, top_num_beam_mask=top_mask,
-            num_beams=k, cur_len=cur, decoder_prompt_len=prompt_len, length_penalty=length_penalty, early_stopping=False)
+            m, "_update_finished_beams", sequences=sequences, topk_running_sequences=top_seq, beam_scores=scores,
+            topk_log_probs=top_logp, beam_indices=beam_idx, topk_running_beam_indices=top_idx,
+            is_early_stop_heuristic_unsatisfied=open_, is_sent_finished=finished, next_token_hits_stopping_criteria=hits,
+            top_num_beam_mask=top_mask, num_beams=k, cur_len=cur, decoder_prompt_len=prompt_len, length_penalty=length_penalty, early_stopping=False)
         _reorder(cache, m._flatten_beam_dim(run_idx[..., cur - prompt_len]))
         cur += 1
         open_ = _call(
-            m, "_check_early_stop_heuristic", is_early_stop_heuristic_unsatisfied=open_, running_beam_scores=run_scores, beam_scores=scores,
-            is_sent_finished=finished, cur_len=cur, max_length=max_length, decoder_prompt_len=prompt_len,
+            m, "_check_early_stop_heuristic", is_early_stop_heuristic_unsatisfied=open_, running_beam_scores=run_scores,
+            beam_scores=scores, is_sent_finished=finished, cur_len=cur, max_length=max_length, decoder_prompt_len=prompt_len,
             early_stopping=False, length_penalty=length_penalty)
         over = ~open_[:, 0] | hits.all(-1)
         for r in torch.nonzero(over).flatten().tolist():
