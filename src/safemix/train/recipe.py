@@ -58,6 +58,11 @@ class SFTRecipe:
         if cfg.method == "qlora" and not cuda:
             raise SafemixError("method 'qlora' needs a CUDA GPU and bitsandbytes; use 'lora' on CPU")
         bf16 = cfg.bf16 == "true" or (cfg.bf16 == "auto" and cuda and torch.cuda.is_bf16_supported())
+        # accelerate keeps one precision per process: a second training in the same process (the Python
+        # API, tests) may ask for another. The process group (PartialState) is kept.
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state()
         self.acc = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=not cuda)
         self.loaded = load_instructions(self.data_spec, self.data_dir)
         self.ref = resolve_model(cfg.model)
