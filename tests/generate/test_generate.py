@@ -113,6 +113,22 @@ def test_cache_skips_finished_records_and_keys_on_decoding(backend, shared_data,
     assert gpu.prompts == 4
 
 
+def test_device_override_is_checked(run_cli, tmp_path, shared_data, monkeypatch):
+    import torch
+
+    from safemix.generate.stage import compute_device
+
+    monkeypatch.setenv("SAFEMIX_DEVICE", "cpu")
+    assert compute_device() == ("cpu", torch.float32)
+    for bad in ("gpu", "cuda") if not torch.cuda.is_available() else ("gpu",):
+        monkeypatch.setenv("SAFEMIX_DEVICE", bad)
+        with pytest.raises(SafemixError, match="SAFEMIX_DEVICE"):
+            compute_device()
+    code, _, err = run_cli("generate", "--model", "smollm2-135m", "--suites", "q-harm", "--limit-per-suite", "1",
+                           "--out", str(tmp_path / "g"), "--data-dir", str(shared_data))
+    assert code == 2 and "SAFEMIX_DEVICE" in err and not (tmp_path / "g").exists()
+
+
 def test_adapter_format_comes_from_manifest(smollm, mixture_file, tmp_path, shared_data):
     from safemix.train import TrainConfig, train
 

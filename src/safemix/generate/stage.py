@@ -71,10 +71,15 @@ def load_backend(model: str | None, adapter, prompt_format: str | None, allow_fo
 
 def compute_device():
     """(device, dtype) the transformers backend runs on: the GPU in bf16 when there is one (fp16 on a
-    GPU without bf16), else the CPU in fp32. ``SAFEMIX_DEVICE=cpu`` keeps a GPU machine on the CPU."""
+    GPU without bf16), else the CPU in fp32. ``SAFEMIX_DEVICE`` (cpu or cuda) overrides the choice."""
     import torch
 
-    if os.environ.get("SAFEMIX_DEVICE", "").lower() != "cpu" and torch.cuda.is_available():
+    asked = os.environ.get("SAFEMIX_DEVICE", "").strip().lower()
+    if asked not in ("", "cpu", "cuda"):
+        raise SafemixError(f"SAFEMIX_DEVICE={asked!r}: use cpu or cuda (or leave it unset to use a GPU when there is one)")
+    if asked == "cuda" and not torch.cuda.is_available():
+        raise SafemixError("SAFEMIX_DEVICE=cuda but torch sees no CUDA GPU here")
+    if asked != "cpu" and torch.cuda.is_available():
         return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return "cpu", torch.float32
 
