@@ -48,9 +48,14 @@ SHAPES = {  # LlamaConfig fields over the built-in model's config
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja")
 
 
-def sync():
+def sync() -> None:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+
+
+def free_cached() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def build(shape: str, tokenizer: Path, folder: Path) -> tuple[int, float]:
@@ -72,7 +77,7 @@ def build(shape: str, tokenizer: Path, folder: Path) -> tuple[int, float]:
             shutil.copy(tokenizer / f, folder / f)
     n = sum(p.numel() for p in model.parameters())
     del model
-    torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    free_cached()
     return n, time.perf_counter() - t
 
 
@@ -115,7 +120,7 @@ def gen_figures(folder: Path, prompts: list, n_base: int, max_new: int, batch: i
                        "tflops": round(2 * n_params * tokens / wall / 1e12, 2)}
         print(f"  {preset}: {fig[preset]}", flush=True)
     del be
-    torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    free_cached()
     return fig
 
 

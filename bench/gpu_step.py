@@ -15,15 +15,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu_point import build  # noqa: E402
+from gpu_point import build, sync  # noqa: E402
 
 from safemix.data import load_suite  # noqa: E402
 from safemix.generate import get_decoding, load_backend  # noqa: E402
-
-
-def sync(dev: str) -> None:
-    if dev == "cuda":
-        torch.cuda.synchronize()
 
 
 def loop(be, texts: list[str], bsz: int, steps: int, pick: bool, isin: bool, tolist: bool, cachepos: bool) -> float:
@@ -35,7 +30,7 @@ def loop(be, texts: list[str], bsz: int, steps: int, pick: bool, isin: bool, tol
     with torch.inference_mode():
         cache, logits = be._prefill(ids, mask)
         nxt = logits.argmax(-1)
-        sync(dev)
+        sync()
         t = time.perf_counter()
         for _ in range(steps):
             if pick:
@@ -49,7 +44,7 @@ def loop(be, texts: list[str], bsz: int, steps: int, pick: bool, isin: bool, tol
             out = be.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=mask.sum(1, keepdim=True) - 1,
                            past_key_values=cache, use_cache=True, **kw)
             logits = out.logits[:, -1, :].float()
-        sync(dev)
+        sync()
     return round((time.perf_counter() - t) / steps * 1000, 1)
 
 
@@ -69,16 +64,15 @@ def main() -> None:
     build(a.shape, Path(a.tokenizer), Path(a.work))
     be, _, fmt = load_backend(a.work, None, "alpaca", False)
     texts = [fmt.render(p.prompt, p.input) for p in load_suite("q-harm", a.data_dir).records[:64]]
-    dev = be.model.device.type
     res = {}
     loop(be, texts, 4, a.steps, True, True, True, False)
     for bsz in (1, 64):
         for name, flags in VARIANTS:
             res[f"b{bsz}_{name}_ms"] = loop(be, texts, bsz, a.steps, *flags)
-        sync(dev)
+        sync()
         t = time.perf_counter()
         be.generate(texts[:bsz], get_decoding("greedy", a.steps))
-        sync(dev)
+        sync()
         res[f"b{bsz}_safemix_generate_ms"] = round((time.perf_counter() - t) / a.steps * 1000, 1)
         print(res, flush=True)
     print(json.dumps(res))
