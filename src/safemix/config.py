@@ -61,6 +61,9 @@ class GenerateSection(_Strict):
     max_new_tokens: int | None = Field(None, gt=0)
     batch_size: int = Field(16, gt=0)
     backend: Literal["hf", "vllm"] = "hf"
+    # auto: bf16 on a GPU, fp32 on the CPU (exact). true: bf16 on the CPU too, 2-3x faster where the
+    # CPU has bf16 instructions, but answers differ from fp32's (README, Benchmarks). false: fp32
+    bf16: Literal["auto", "true", "false"] = "auto"
 
     _preset = field_validator("preset")(lambda v: _one_of(v, _registry("generate.presets", "PRESETS"), "decoding preset"))
 
@@ -71,6 +74,12 @@ class GenerateSection(_Strict):
         if any(n <= 0 for n in values):
             raise ValueError("limits must be > 0")
         return v
+
+    @model_validator(mode="after")
+    def _bf16_is_hf(self):
+        if self.backend == "vllm" and self.bf16 != "auto":
+            raise ValueError("bf16 is the hf backend's setting (vLLM chooses its own precision)")
+        return self
 
     @model_validator(mode="after")
     def _limit_names(self):

@@ -129,6 +129,47 @@ def test_device_override_is_checked(run_cli, tmp_path, shared_data, monkeypatch)
     assert code == 2 and "SAFEMIX_DEVICE" in err and not (tmp_path / "g").exists()
 
 
+def test_bf16_is_opt_in_on_the_cpu_and_its_answers_are_keyed_apart(run_cli, tmp_path, shared_data, monkeypatch):
+    import torch
+
+    from safemix.generate.stage import compute_device
+
+    monkeypatch.setenv("SAFEMIX_DEVICE", "cpu")
+    assert compute_device() == ("cpu", torch.float32)  # auto on the CPU: exact fp32
+    assert compute_device("false") == ("cpu", torch.float32)
+    assert compute_device("true") == ("cpu", torch.bfloat16)
+    with pytest.raises(SafemixError, match="bf16"):
+        compute_device("yes")
+    out = tmp_path / "g"
+    base = ("generate", "--model", "smollm2-135m", "--suites", "q-harm", "--limit-per-suite", "2", "--preset", "greedy",
+            "--max-new-tokens", "8", "--out", str(out), "--data-dir", str(shared_data))
+    assert run_cli(*base, "--bf16", "maybe")[0] == 2 and not out.exists()  # checked before anything is written
+    read = lambda: [json.loads(x) for x in (out / "Q-Harm.jsonl").read_text().splitlines()]  # noqa: E731
+    assert run_cli(*base)[0] == 0
+    exact = read()
+    assert run_cli(*base, "--bf16", "true")[0] == 0
+    fast = read()
+    assert [r["compute"] for r in exact] == ["cpu/float32"] * 2 and [r["compute"] for r in fast] == ["cpu/bfloat16"] * 2
+    # the bf16 answers were generated, not the fp32 ones reused: other keys
+    assert not {r["key"] for r in exact} & {r["key"] for r in fast} and all(r["output_tokens"] > 0 for r in fast)
+
+
+def test_bf16_belongs_to_the_hf_backend_and_joins_the_step_key_only_when_set():
+    from pydantic import ValidationError
+
+    from safemix.config import GenerateSection, RunConfig
+    from safemix.run.stages import GenerateStage
+
+    with pytest.raises(ValidationError, match="bf16"):
+        GenerateSection(backend="vllm", bf16="true")
+    cfg = RunConfig.model_validate({"name": "t", "model": "smollm2-135m", "data": {
+        "general": "gpteacher-roleplay", "n_general": 10, "safety": "safety-tuned-llamas", "k": [0]}})
+    default = GenerateStage().key_parts(cfg, 0, 0)
+    assert "bf16" not in default[0]  # runs made before the setting existed keep their keys
+    cfg.generate.bf16 = "true"
+    assert GenerateStage().key_parts(cfg, 0, 0)[0]["bf16"] == "true"
+
+
 def test_adapter_format_comes_from_manifest(smollm, mixture_file, tmp_path, shared_data):
     from safemix.train import TrainConfig, train
 

@@ -25,13 +25,15 @@ def generate_cmd(
     prompt_format: Optional[str] = typer.Option(None, help="alpaca or chat (default: the adapter's training format)."),
     allow_format_mismatch: bool = typer.Option(False, help="Allow a prompt format other than the adapter's (recorded)."),
     backend: str = typer.Option("hf", help="hf (transformers) or vllm (GPU; extra [vllm])."),
+    bf16: str = typer.Option("auto", help="auto (bf16 on a GPU, fp32 on the CPU), true (bf16 on the CPU too: "
+                                          "faster where it has bf16 instructions, answers differ from fp32's) or false."),
     data_dir: Optional[Path] = DataDir,
 ) -> None:
     """Generate answers for every prompt of the chosen suites; re-runs skip finished records."""
     decoding = get_decoding(preset, max_new_tokens, seed)
     paths = generate(suites, out, decoding, model=model, adapter=adapter, prompt_format=prompt_format,
                      allow_format_mismatch=allow_format_mismatch, batch_size=batch_size,
-                     limit_per_suite=limit_per_suite, seed=seed, backend=backend, data_dir=data_dir,
+                     limit_per_suite=limit_per_suite, seed=seed, backend=backend, bf16=bf16, data_dir=data_dir,
                      progress="generate")
     for suite, path in paths.items():
         typer.echo(f"wrote {path}")

@@ -77,7 +77,8 @@ class GenerateStage(Stage):
     name, parent = "generate", "train"
 
     def key_parts(self, cfg, k, seed):
-        return (cfg.generate.model_dump(),)
+        # bf16 joined the section later: left at auto it is not part of the key (earlier runs resume)
+        return (cfg.generate.model_dump(exclude={"bf16"} if cfg.generate.bf16 == "auto" else None),)
 
     def run(self, step, cfg, progress=False):
         from ..generate import generate, get_decoding
@@ -85,7 +86,7 @@ class GenerateStage(Stage):
         g = cfg.generate
         generate(g.suites, step.path, get_decoding(g.preset, g.max_new_tokens, step.seed), adapter=step.parent.path,
                  batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend,
-                 data_dir=data_dir(cfg), progress=f"generate {step.point}" if progress else None)
+                 bf16=g.bf16, data_dir=data_dir(cfg), progress=f"generate {step.point}" if progress else None)
 
 
 class JudgeStage(Stage):
