@@ -16,6 +16,11 @@ ratios are the median of the per-repeat ratios with their spread, so load that c
 does not bias them. Achieved GFLOP/s (2 x parameters per generated token) and its share of the
 machine's measured fp32 matmul peak are reported too.
 
+The opt-in bf16 mode (``--bf16 true``) runs as a third leg, interleaved with the other two: its
+tokens/s, its ratio to the seed and to the exact (fp32) mode, the share of its answers identical to
+the exact mode's, and the agreement check: refusal-clf's refusal rate (full + partial) on the exact
+and the bf16 answers, with a paired bootstrap 95% CI of the difference (it should contain 0).
+
 Usage: python bench/generate_throughput.py [--data-dir ../shared/data] [--max-new-tokens 64] [--repeats 3]
 The last printed line is one JSON object with the figures.
 """
@@ -60,6 +65,32 @@ def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], i
     return outs, seed_outs, tokens
 
 
+def bf16_figures(preset: str, prompts, exact: list[str], exact_tokens: int, legs: dict, base_tokens: int,
+                 data_dir: str) -> dict:
+    """The opt-in bf16 leg: speed against the seed and the exact mode, identical answers, judged agreement."""
+    from safemix.judge import get_judge
+    from safemix.judge.base import COMPLIANCE
+    from safemix.stats import bootstrap_ci
+
+    _, fast = legs["safemix_bf16"][-1]
+    fast_out = [fast[i].text for i in range(len(exact))]
+    fast_tokens = sum(c.output_tokens for c in fast.values())
+    tps = lambda tokens, leg: [tokens / x[0] for x in legs[leg]]  # noqa: E731
+    judge = get_judge("refusal-clf", data_dir=data_dir)
+    refused = {name: [float(v.label != COMPLIANCE) for v in judge.judge([(p.prompt, o) for p, o in zip(prompts, outs)])]
+               for name, outs in (("exact", exact), ("bf16", fast_out))}
+    lo, hi = bootstrap_ci([b - e for b, e in zip(refused["bf16"], refused["exact"])])
+    return {
+        f"{preset}_bf16_tokens_per_s": round(statistics.median(tps(fast_tokens, "safemix_bf16")), 1),
+        f"ratio_{preset}_bf16": spread([f / b for f, b in zip(tps(fast_tokens, "safemix_bf16"), tps(base_tokens, "baseline"))]),
+        f"{preset}_bf16_over_exact": spread([f / e for f, e in zip(tps(fast_tokens, "safemix_bf16"), tps(exact_tokens, "safemix"))]),
+        f"{preset}_bf16_same_as_exact": f"{sum(x == y for x, y in zip(exact, fast_out))}/{len(exact)}",
+        f"{preset}_bf16_refusal_rate": {"exact": round(statistics.mean(refused["exact"]), 3),
+                                         "bf16": round(statistics.mean(refused["bf16"]), 3),
+                                         "difference_ci95": [round(lo, 3), round(hi, 3)], "within_ci": lo <= 0 <= hi},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", default=os.environ.get("SAFEMIX_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
@@ -71,6 +102,8 @@ def main() -> None:
     suites = [s for s in PAPER_SUITES if s != "I-Alpaca"]
     prompts = [p for s in suites for p in load_suite(s.lower(), a.data_dir).records[:8]][:a.prompts]
     be, _, fmt = load_backend("smollm2-135m", None, "alpaca", False)
+    be_bf16, bf16_info, _ = load_backend("smollm2-135m", None, "alpaca", False, bf16="true")
+    assert bf16_info["compute"] == "cpu/bfloat16", bf16_info["compute"]
     texts = [fmt.render(p.prompt, p.input) for p in prompts]
     figures: dict = {"prompts": len(texts), "max_new_tokens": a.max_new_tokens, "batch_size": a.batch_size}
     same_all = True
@@ -86,16 +119,18 @@ def main() -> None:
             outs, seed_outs, tokens = baseline(be.model, be.tok, texts, d)
             return time.perf_counter() - t, outs, seed_outs, tokens
 
-        def ours_leg(_r):
-            t = time.perf_counter()
-            ours = {}
-            for start in range(0, len(order), a.batch_size):
-                idx = order[start:start + a.batch_size]
-                for i, c in zip(idx, be.generate([texts[i] for i in idx], d)):
-                    ours[i] = c
-            return time.perf_counter() - t, ours
+        def ours_leg(backend):
+            def leg(_r):
+                t = time.perf_counter()
+                ours = {}
+                for start in range(0, len(order), a.batch_size):
+                    idx = order[start:start + a.batch_size]
+                    for i, c in zip(idx, backend.generate([texts[i] for i in idx], d)):
+                        ours[i] = c
+                return time.perf_counter() - t, ours
+            return leg
 
-        legs = interleaved({"baseline": base_leg, "safemix": ours_leg}, a.repeats)
+        legs = interleaved({"baseline": base_leg, "safemix": ours_leg(be), "safemix_bf16": ours_leg(be_bf16)}, a.repeats)
         base_s, base_out, seed_out, base_tokens = legs["baseline"][-1]
         ours_s, ours = legs["safemix"][-1]
         our_out = [ours[i].text for i in range(len(texts))]
@@ -114,6 +149,7 @@ def main() -> None:
             # the seed keeps only the text between the first and second "### Response:"
             f"{preset}_seed_split_truncated": sum(x != y for x, y in zip(base_out, seed_out)),
         })
+        figures.update(bf16_figures(preset, prompts, our_out, our_tokens, legs, base_tokens, a.data_dir))
         print(f"{preset}: ratio median {figures[f'ratio_{preset}']['median']} (min {min(ratios):.2f}, max {max(ratios):.2f}), "
               f"same outputs {same}/{len(texts)}", flush=True)
     figures["same_outputs"] = same_all

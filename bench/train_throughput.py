@@ -8,6 +8,11 @@ examples' real tokens), so the ratio is the ratio of wall times. The legs run in
 ``--repeats`` (baseline, safemix, then safemix, baseline, ...): the ratio is the median of the
 per-repeat ratios, with its spread.
 
+The opt-in bf16 mode (``bf16: true``, autocast with the frozen base held in bf16) runs as two more
+legs: safemix in bf16, and the seed recipe in bf16 (``TrainingArguments(bf16=True)``, its own mixed
+precision), so that bf16 is compared with the seed both as the seed runs here (fp32) and like with
+like (both bf16). Each leg's final loss is reported: bf16's should be close to fp32's.
+
 Usage: python bench/train_throughput.py [--data-dir ../shared/data] [--n 200]
 The last printed line is one JSON object with the figures.
 """
@@ -46,15 +51,15 @@ def make_mixture(data_dir: str, n: int, work: Path) -> Path:
     return work / f"k{k}.json"
 
 
-def run_safemix(mixture: Path, work: Path, r: int = 0) -> tuple[float, float]:
+def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false") -> tuple[float, float]:
     t = time.perf_counter()
-    out = train(TrainConfig(progress=False, save_every=10_000, **HP), mixture, work / f"safemix{r}")
+    out = train(TrainConfig(progress=False, save_every=10_000, bf16=bf16, **HP), mixture, work / f"safemix{r}-{bf16}")
     dt = time.perf_counter() - t
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     return dt, log[-1]["loss"]
 
 
-def run_baseline(mixture: Path, work: Path, r: int = 0) -> tuple[float, float, int]:
+def run_baseline(mixture: Path, work: Path, r: int = 0, bf16: bool = False) -> tuple[float, float, int]:
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
@@ -67,7 +72,7 @@ def run_baseline(mixture: Path, work: Path, r: int = 0) -> tuple[float, float, i
     torch.manual_seed(HP["seed"])
     model = get_peft_model(load_causal_lm(ref), LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05,
                                                            target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
-    args = TrainingArguments(output_dir=str(work / f"baseline{r}"), per_device_train_batch_size=HP["micro_batch_size"],
+    args = TrainingArguments(output_dir=str(work / f"baseline{r}-{bf16}"), bf16=bf16, per_device_train_batch_size=HP["micro_batch_size"],
                              gradient_accumulation_steps=HP["batch_size"] // HP["micro_batch_size"],
                              num_train_epochs=HP["epochs"], learning_rate=HP["learning_rate"], logging_steps=1,
                              save_strategy="no", report_to=[], use_cpu=True, seed=HP["seed"],
@@ -92,7 +97,9 @@ def main() -> None:
         work = Path(tmp)
         mixture = make_mixture(a.data_dir, a.n, work)
         legs = interleaved({"baseline": lambda r: run_baseline(mixture, work, r),
-                            "safemix": lambda r: run_safemix(mixture, work, r)}, a.repeats)
+                            "safemix": lambda r: run_safemix(mixture, work, r),
+                            "safemix_bf16": lambda r: run_safemix(mixture, work, r, "true"),
+                            "baseline_bf16": lambda r: run_baseline(mixture, work, r, True)}, a.repeats)
     tokens = legs["baseline"][0][2]
     base_s = statistics.median(x[0] for x in legs["baseline"])
     ours_s = statistics.median(x[0] for x in legs["safemix"])
@@ -105,10 +112,19 @@ def main() -> None:
         "ratio": spread([b[0] / o[0] for b, o in zip(legs["baseline"], legs["safemix"])]),
         "safemix_gflops": round(gflops, 1), "matmul_peak_gflops": round(peak, 1), "share_of_peak": round(gflops / peak, 3),
         "safemix_final_loss": legs["safemix"][-1][1], "baseline_final_loss": legs["baseline"][-1][1],
+        "bf16": {
+            "safemix_tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["safemix_bf16"]), 1),
+            "baseline_tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["baseline_bf16"]), 1),
+            "ratio_to_baseline_fp32": spread([b[0] / o[0] for b, o in zip(legs["baseline"], legs["safemix_bf16"])]),
+            "ratio_to_baseline_bf16": spread([b[0] / o[0] for b, o in zip(legs["baseline_bf16"], legs["safemix_bf16"])]),
+            "over_safemix_fp32": spread([f[0] / o[0] for f, o in zip(legs["safemix"], legs["safemix_bf16"])]),
+            "safemix_final_loss": legs["safemix_bf16"][-1][1], "baseline_final_loss": legs["baseline_bf16"][-1][1],
+        },
         "note": "final losses differ by design: safemix averages over response tokens, the baseline over all tokens",
     }
     print(f"safemix  {figures['safemix_tokens_per_s']:>8} tok/s  ({ours_s:.1f} s)")
     print(f"baseline {figures['baseline_tokens_per_s']:>8} tok/s  ({base_s:.1f} s)")
+    print(f"bf16: safemix {figures['bf16']['safemix_tokens_per_s']} tok/s, baseline {figures['bf16']['baseline_tokens_per_s']} tok/s")
     print(json.dumps(figures))
 
 
