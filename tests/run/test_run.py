@@ -64,6 +64,22 @@ def test_changed_config_reruns_only_what_changed(tiny_config, tmp_path):
     assert [x.stage for x, y in zip(a, d) if x.key != y.key] == ["capability", "capability"]
 
 
+def test_opt_in_bf16_reruns_from_its_stage_and_the_report_says_so(tiny_config, tmp_path):
+    from safemix.run.runner import setup_line
+
+    cfg = load_run_config(tiny_config)
+    a = plan(cfg, tmp_path)
+    assert "bf16" not in setup_line(cfg)
+    gen = cfg.model_copy(update={"generate": cfg.generate.model_copy(update={"bf16": "true"})})
+    changed = sorted({x.stage for x, y in zip(a, plan(gen, tmp_path)) if x.key != y.key})
+    assert changed == ["generate", "judge", "quality"]  # the adapters are reused; capability reads them, not the answers
+    assert setup_line(gen).endswith("generation in bf16 (opt-in; results not identical to fp32's)")
+    both = gen.model_copy(update={"train": cfg.train.model_copy(update={"bf16": "true"})})
+    assert sorted({x.stage for x, y in zip(a, plan(both, tmp_path)) if x.key != y.key}) == \
+        ["capability", "generate", "judge", "quality", "train"]
+    assert "training and generation in bf16" in setup_line(both)
+
+
 def test_a_judge_upgrade_reruns_only_judging(tiny_config, tmp_path, monkeypatch):
     from safemix.judge.quality import RelevanceJudge
     from safemix.judge.strmatch import StrMatchJudge

@@ -40,14 +40,21 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
     points = [Point(s.k, s.seed, s.parent.path, s.path, capability=path.get(("capability", s.k, s.seed)),
                     quality=path.get(("quality", s.k, s.seed))) for s in done if s.stage == "judge"]
     baseline = cfg.quality.baseline_k if cfg.quality else 0
-    t = cfg.train
-    setup = (f"{cfg.model} + {t.method}, {cfg.data.n_general} {cfg.data.general} examples + k {cfg.data.safety} "
-             f"demonstrations, {t.epochs:g} epoch(s), lr {t.learning_rate:g}, {len(cfg.seeds)} seed(s)")
+    setup = setup_line(cfg)
     budget = (cfg.budget.judge, cfg.budget.cheap) if cfg.budget else None
     options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup, budget,
                             stage_times_table(done))
     return build_report(points, run_dir / "report", title=f"safemix report: {cfg.name} ({cfg.model})",
                         baseline_k=baseline, options=options)
+
+
+def setup_line(cfg: RunConfig) -> str:
+    """The study's setup in one line of the report: model, data, training, and the opt-in bf16 steps."""
+    t = cfg.train
+    line = (f"{cfg.model} + {t.method}, {cfg.data.n_general} {cfg.data.general} examples + k {cfg.data.safety} "
+            f"demonstrations, {t.epochs:g} epoch(s), lr {t.learning_rate:g}, {len(cfg.seeds)} seed(s)")
+    bf16 = [stage for stage, v in (("training", t.bf16), ("generation", cfg.generate.bf16)) if v == "true"]
+    return line + (f", {' and '.join(bf16)} in bf16 (opt-in; results not identical to fp32's)" if bf16 else "")
 
 
 def stage_times(steps: list[Step]) -> dict[str, list[StepTime]]:
