@@ -66,6 +66,29 @@ def test_prefill_in_length_groups_gives_the_same_answers(backend):
         assert [(c.text, c.output_tokens) for c in grouped] == [(c.text, c.output_tokens) for c in one_pass]
 
 
+def test_prefill_logits_are_the_last_positions_of_a_full_pass(backend):
+    """The prompt pass asks transformers for the last position's logits by index (a contiguous gather:
+    a strided slice costs a copy of the vocabulary projection per prompt in bf16); they must be the last
+    position's logits of an ordinary forward pass, in each length group and in one pass."""
+    import torch
+
+    be, _, fmt = backend
+    texts = [fmt.render(x) for x in ("Hi.", "Explain in detail, step by step, how a bicycle's gears change the effort "
+                                     "needed to climb a steep hill, and why.", "Name a fruit.")]
+    enc = be.tok(texts, add_special_tokens=fmt.adds_special_tokens, padding=True, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    with torch.inference_mode():
+        full = be.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits[:, -1]
+        for waste in (be.prefill_waste, 0):
+            be.prefill_waste = waste
+            try:
+                _, logits = be._prefill(ids, mask)
+            finally:
+                del be.prefill_waste
+            assert logits.shape == full.shape
+            assert torch.equal(logits.argmax(-1), full.argmax(-1)) and torch.allclose(logits, full.float(), atol=1e-3)
+
+
 def test_finish_reason_and_counts(backend):
     be, _, fmt = backend
     short = be.generate([fmt.render("Write a long story about a dragon.")], get_decoding("greedy", 4))[0]

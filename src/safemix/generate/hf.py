@@ -104,7 +104,7 @@ class HFBackend:
         if len(groups) == 1:
             cache = new_cache(room) if room else DynamicCache()
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+                             past_key_values=cache, use_cache=True, logits_to_keep=last_position(ids))
             return cache, out.logits[:, -1, :].float()
         width, logits, layers = ids.shape[1], None, []
         for g in groups:
@@ -113,7 +113,7 @@ class HFBackend:
             sub_ids, sub_mask = ids[idx, width - n:], mask[idx, width - n:]
             part = DynamicCache()  # read once into the merged cache below
             out = self.model(input_ids=sub_ids, attention_mask=sub_mask, past_key_values=part, use_cache=True,
-                             position_ids=(sub_mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1)
+                             position_ids=(sub_mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=last_position(sub_ids))
             last = out.logits[:, -1, :].float()
             if logits is None:
                 logits = last.new_empty((ids.shape[0], last.shape[-1]))
@@ -143,6 +143,14 @@ class HFBackend:
             drop = cum - sorted_logits.softmax(-1) > d.top_p
             logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
         return torch.multinomial(logits.softmax(-1), 1, generator=gen).flatten()
+
+
+def last_position(ids: torch.Tensor) -> torch.Tensor:
+    """``logits_to_keep`` for the last position only, as an index tensor: transformers then gathers the
+    last hidden state into a contiguous batch. With ``logits_to_keep=1`` it slices it instead, and in
+    bf16 torch multiplies that strided slice by copying the vocabulary projection once per prompt
+    (measured: 1.2 s and 1.7 GB for 31 prompts; fp32 is not affected)."""
+    return torch.tensor([ids.shape[1] - 1], device=ids.device)
 
 
 def length_groups(lengths: list[int], waste: float) -> list[list[int]]:
