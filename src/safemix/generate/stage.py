@@ -75,6 +75,11 @@ def load_backend(model: str | None, adapter, prompt_format: str | None, allow_fo
 BF16_CHOICES = ("auto", "true", "false")
 
 
+def check_bf16(bf16: str) -> None:
+    if bf16 not in BF16_CHOICES:
+        raise SafemixError(f"bf16={bf16!r}: use {', '.join(BF16_CHOICES)}")
+
+
 def compute_device(bf16: str = "auto"):
     """(device, dtype) the transformers backend runs on: the GPU when there is one, else the CPU.
     ``SAFEMIX_DEVICE`` (cpu or cuda) overrides the device. ``bf16``: ``auto`` is bf16 on a GPU (fp16
@@ -82,8 +87,7 @@ def compute_device(bf16: str = "auto"):
     faster where the CPU has bf16 instructions, answers not identical to fp32's); ``false`` is fp32."""
     import torch
 
-    if bf16 not in BF16_CHOICES:
-        raise SafemixError(f"bf16={bf16!r}: use {', '.join(BF16_CHOICES)}")
+    check_bf16(bf16)
     asked = os.environ.get("SAFEMIX_DEVICE", "").strip().lower()
     if asked not in ("", "cpu", "cuda"):
         raise SafemixError(f"SAFEMIX_DEVICE={asked!r}: use cpu or cuda (or leave it unset to use a GPU when there is one)")
@@ -110,8 +114,7 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
     (prompts done / total, tokens/s, ETA)."""
     if batch_size <= 0:
         raise SafemixError(f"batch_size must be > 0, got {batch_size}")
-    if bf16 not in BF16_CHOICES:
-        raise SafemixError(f"bf16={bf16!r}: use {', '.join(BF16_CHOICES)}")
+    check_bf16(bf16)
     loaded = load_suites(suites, data_dir)
     be, info, fmt = _backend or load_backend(model, adapter, prompt_format, allow_format_mismatch, backend, bf16=bf16)
     out = Path(out)
