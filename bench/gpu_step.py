@@ -28,7 +28,7 @@ def loop(be, texts: list[str], bsz: int, steps: int, pick: bool, isin: bool, tol
     enc = be.tok(texts[:bsz], padding=True, return_tensors="pt").to(dev)
     ids, mask = enc["input_ids"], enc["attention_mask"]
     with torch.inference_mode():
-        cache, logits = be._prefill(ids, mask)
+        cache, logits, mask = be._prefill(ids, mask)
         nxt = logits.argmax(-1)
         sync()
         t = time.perf_counter()

@@ -66,10 +66,46 @@ def test_prefill_in_length_groups_gives_the_same_answers(backend):
         assert [(c.text, c.output_tokens) for c in grouped] == [(c.text, c.output_tokens) for c in one_pass]
 
 
+def test_shared_prefix_is_the_tokens_every_prompt_starts_with():
+    import torch
+
+    from safemix.generate.hf import shared_prefix
+
+    pad = 0
+    ids = torch.tensor([[pad, pad, 5, 6, 7, 8], [5, 6, 7, 9, 1, 2], [pad, 5, 6, 7, 8, 3]])
+    assert shared_prefix(ids, [4, 6, 5]) == 3
+    assert shared_prefix(ids[[0, 2]], [4, 5]) == 3  # row 0 keeps one token of its own
+    assert shared_prefix(torch.tensor([[5, 6], [4, 6]]), [2, 2]) == 0
+    assert shared_prefix(torch.tensor([[pad, 5], [5, 6]]), [1, 2]) == 0
+
+
+def test_a_shared_prompt_prefix_runs_once_with_the_same_answers(backend):
+    """Prompts that share a template's preamble: the preamble runs once and its cache is shared; the
+    answers (greedy, seeded sampling, beam search) are those of the plain padded pass."""
+    from safemix.generate.hf import shared_prefix
+
+    be, _, fmt = backend
+    texts = [fmt.render(x) for x in ("Hi.", "Name a fruit.", "Explain in detail, step by step, how a bicycle's "
+                                     "gears change the effort needed to climb a steep hill, and why.",
+                                     "Write a haiku about the sea.")]
+    enc = be.tok(texts, add_special_tokens=fmt.adds_special_tokens, padding=True, return_tensors="pt")
+    assert shared_prefix(enc["input_ids"], enc["attention_mask"].sum(1).tolist()) >= be.shared_prefix_min > 0
+    for d in (get_decoding("greedy", 12), get_decoding("sample", 12, seed=3), get_decoding("paper", 12)):
+        shared = be.generate(texts, d)
+        be.shared_prefix_min, be.prefill_waste = 0, 0
+        try:
+            plain = be.generate(texts, d)
+        finally:
+            del be.shared_prefix_min, be.prefill_waste  # back to the class defaults
+        assert [(c.text, c.output_tokens, c.prompt_tokens) for c in shared] == \
+            [(c.text, c.output_tokens, c.prompt_tokens) for c in plain]
+
+
 def test_prefill_logits_are_the_last_positions_of_a_full_pass(backend):
     """The prompt pass asks transformers for the last position's logits by index (a contiguous gather:
     a strided slice costs a copy of the vocabulary projection per prompt in bf16); they must be the last
-    position's logits of an ordinary forward pass, in each length group and in one pass."""
+    position's logits of an ordinary forward pass: with the shared prefix run once, in length groups,
+    and in one pass. The mask it returns counts each row's prompt tokens."""
     import torch
 
     be, _, fmt = backend
@@ -79,14 +115,16 @@ def test_prefill_logits_are_the_last_positions_of_a_full_pass(backend):
     ids, mask = enc["input_ids"], enc["attention_mask"]
     with torch.inference_mode():
         full = be.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0)).logits[:, -1]
-        for waste in (be.prefill_waste, 0):
-            be.prefill_waste = waste
+        for prefix_min, waste in ((be.shared_prefix_min, be.prefill_waste), (0, be.prefill_waste), (0, 0)):
+            be.shared_prefix_min, be.prefill_waste = prefix_min, waste
             try:
-                _, logits = be._prefill(ids, mask)
+                cache, logits, laid_out = be._prefill(ids, mask)
             finally:
-                del be.prefill_waste
+                del be.shared_prefix_min, be.prefill_waste
             assert logits.shape == full.shape
             assert torch.equal(logits.argmax(-1), full.argmax(-1)) and torch.allclose(logits, full.float(), atol=1e-3)
+            assert torch.equal(laid_out.sum(1), mask.sum(1)) and laid_out.shape == mask.shape
+            assert cache.get_seq_length() == ids.shape[1]
 
 
 def test_finish_reason_and_counts(backend):

@@ -98,7 +98,7 @@ def beam_search(backend, ids: torch.Tensor, mask: torch.Tensor, d, length_penalt
     keep_k = max(2, 1 + len(eos)) * k
     top_mask = torch.cat([torch.ones(k, dtype=torch.bool), torch.zeros(keep_k - k, dtype=torch.bool)]).to(ids.device)
 
-    cache, logits = backend._prefill(ids, mask, d.max_new_tokens)
+    cache, logits, mask = backend._prefill(ids, mask, d.max_new_tokens)
     cache.batch_repeat_interleave(k)
     mask, logits = mask.repeat_interleave(k, 0), logits.repeat_interleave(k, 0)
     running = torch.full((n_items, k, max_length), fill, dtype=torch.int64, device=ids.device)
