@@ -21,13 +21,20 @@ tokens/s, its ratio to the seed and to the exact (fp32) mode, the share of its a
 the exact mode's, and the agreement check: refusal-clf's refusal rate (full + partial) on the exact
 and the bf16 answers, with a paired bootstrap 95% CI of the difference (it should contain 0).
 
+``--without LEVER`` (repeatable) adds one more interleaved leg: safemix with that lever off
+(``shared-prefix``: the prompt pass runs the prefix every prompt shares once; ``length-groups``: the rest
+of the prompts run in length groups), so each lever is measured like with like: safemix's speed over
+that leg, and how many of its answers are the full safemix's.
+
 Usage: python bench/generate_throughput.py [--data-dir ../shared/data] [--max-new-tokens 64] [--repeats 3]
+       [--presets greedy paper] [--without shared-prefix] [--without length-groups]
 The last printed line is one JSON object with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -65,6 +72,31 @@ def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], i
     return outs, seed_outs, tokens
 
 
+LEVERS = {"shared-prefix": {"shared_prefix_min": 0}, "length-groups": {"prefill_waste": 0}}
+
+
+def without(backend, lever: str):
+    """The same backend (same model object) with one lever off."""
+    off = copy.copy(backend)
+    for name, value in LEVERS[lever].items():
+        setattr(off, name, value)
+    return off
+
+
+def lever_figures(preset: str, levers: list[str], exact: list[str], exact_tokens: int, legs: dict) -> dict:
+    out = {}
+    for lever in levers:
+        _, res = legs[f"without_{lever}"][-1]
+        outs = [res[i].text for i in range(len(exact))]
+        tokens = sum(c.output_tokens for c in res.values())
+        out[f"{preset}_without_{lever}"] = {
+            "tokens_per_s": round(statistics.median(tokens / x[0] for x in legs[f"without_{lever}"]), 1),
+            "safemix_over_it": spread([(exact_tokens / o[0]) / (tokens / w[0])
+                                       for o, w in zip(legs["safemix"], legs[f"without_{lever}"])]),
+            "same_answers": f"{sum(x == y for x, y in zip(exact, outs))}/{len(exact)}"}
+    return out
+
+
 def bf16_figures(preset: str, prompts, exact: list[str], exact_tokens: int, legs: dict, base_tokens: int,
                  data_dir: str) -> dict:
     """The opt-in bf16 leg: speed against the seed and the exact mode, identical answers, judged agreement."""
@@ -98,6 +130,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=48)
     ap.add_argument("--prompts", type=int, default=48)
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each leg (A B, B A, ...)")
+    ap.add_argument("--presets", nargs="+", choices=("greedy", "paper"), default=["greedy", "paper"])
+    ap.add_argument("--without", action="append", choices=sorted(LEVERS), default=[],
+                    help="also time safemix with this lever off (repeatable)")
     a = ap.parse_args()
     suites = [s for s in PAPER_SUITES if s != "I-Alpaca"]
     prompts = [p for s in suites for p in load_suite(s.lower(), a.data_dir).records[:8]][:a.prompts]
@@ -111,7 +146,7 @@ def main() -> None:
     peak = matmul_peak_gflops()
     figures.update({"repeats": a.repeats, "matmul_peak_gflops": round(peak, 1), "params": n_params})
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    for preset in ("greedy", "paper"):
+    for preset in a.presets:
         d = get_decoding(preset, a.max_new_tokens)
 
         def base_leg(_r):
@@ -130,7 +165,8 @@ def main() -> None:
                 return time.perf_counter() - t, ours
             return leg
 
-        legs = interleaved({"baseline": base_leg, "safemix": ours_leg(be), "safemix_bf16": ours_leg(be_bf16)}, a.repeats)
+        legs = interleaved({"baseline": base_leg, "safemix": ours_leg(be), "safemix_bf16": ours_leg(be_bf16),
+                            **{f"without_{x}": ours_leg(without(be, x)) for x in a.without}}, a.repeats)
         base_s, base_out, seed_out, base_tokens = legs["baseline"][-1]
         ours_s, ours = legs["safemix"][-1]
         our_out = [ours[i].text for i in range(len(texts))]
@@ -150,6 +186,7 @@ def main() -> None:
             f"{preset}_seed_split_truncated": sum(x != y for x, y in zip(base_out, seed_out)),
         })
         figures.update(bf16_figures(preset, prompts, our_out, our_tokens, legs, base_tokens, a.data_dir))
+        figures.update(lever_figures(preset, a.without, our_out, our_tokens, legs))
         print(f"{preset}: ratio median {figures[f'ratio_{preset}']['median']} (min {min(ratios):.2f}, max {max(ratios):.2f}), "
               f"same outputs {same}/{len(texts)}", flush=True)
     figures["same_outputs"] = same_all
