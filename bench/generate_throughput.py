@@ -83,40 +83,46 @@ def without(backend, lever: str):
     return off
 
 
-def lever_figures(preset: str, levers: list[str], exact: list[str], exact_tokens: int, legs: dict) -> dict:
+def leg_answers(legs: dict, name: str, n: int) -> tuple[list[str], list[float]]:
+    """A safemix-style leg's answers (last repeat, in prompt order) and its tokens/s in each repeat."""
+    _, res = legs[name][-1]
+    tokens = sum(c.output_tokens for c in res.values())
+    return [res[i].text for i in range(n)], [tokens / x[0] for x in legs[name]]
+
+
+def same_count(a: list[str], b: list[str]) -> str:
+    return f"{sum(x == y for x, y in zip(a, b))}/{len(a)}"
+
+
+def lever_figures(preset: str, levers: list[str], exact: list[str], legs: dict) -> dict:
+    _, exact_tps = leg_answers(legs, "safemix", len(exact))
     out = {}
     for lever in levers:
-        _, res = legs[f"without_{lever}"][-1]
-        outs = [res[i].text for i in range(len(exact))]
-        tokens = sum(c.output_tokens for c in res.values())
-        out[f"{preset}_without_{lever}"] = {
-            "tokens_per_s": round(statistics.median(tokens / x[0] for x in legs[f"without_{lever}"]), 1),
-            "safemix_over_it": spread([(exact_tokens / o[0]) / (tokens / w[0])
-                                       for o, w in zip(legs["safemix"], legs[f"without_{lever}"])]),
-            "same_answers": f"{sum(x == y for x, y in zip(exact, outs))}/{len(exact)}"}
+        outs, tps = leg_answers(legs, f"without_{lever}", len(exact))
+        out[f"{preset}_without_{lever}"] = {"tokens_per_s": round(statistics.median(tps), 1),
+                                            "safemix_over_it": spread([e / w for e, w in zip(exact_tps, tps)]),
+                                            "same_answers": same_count(exact, outs)}
     return out
 
 
-def bf16_figures(preset: str, prompts, exact: list[str], exact_tokens: int, legs: dict, base_tokens: int,
-                 data_dir: str) -> dict:
+def bf16_figures(preset: str, prompts, exact: list[str], legs: dict, base_tokens: int, data_dir: str) -> dict:
     """The opt-in bf16 leg: speed against the seed and the exact mode, identical answers, judged agreement."""
     from safemix.judge import get_judge
     from safemix.judge.base import COMPLIANCE
     from safemix.stats import bootstrap_ci
 
-    _, fast = legs["safemix_bf16"][-1]
-    fast_out = [fast[i].text for i in range(len(exact))]
-    fast_tokens = sum(c.output_tokens for c in fast.values())
-    tps = lambda tokens, leg: [tokens / x[0] for x in legs[leg]]  # noqa: E731
+    fast_out, fast_tps = leg_answers(legs, "safemix_bf16", len(exact))
+    _, exact_tps = leg_answers(legs, "safemix", len(exact))
+    base_tps = [base_tokens / x[0] for x in legs["baseline"]]
     judge = get_judge("refusal-clf", data_dir=data_dir)
     refused = {name: [float(v.label != COMPLIANCE) for v in judge.judge([(p.prompt, o) for p, o in zip(prompts, outs)])]
                for name, outs in (("exact", exact), ("bf16", fast_out))}
     lo, hi = bootstrap_ci([b - e for b, e in zip(refused["bf16"], refused["exact"])])
     return {
-        f"{preset}_bf16_tokens_per_s": round(statistics.median(tps(fast_tokens, "safemix_bf16")), 1),
-        f"ratio_{preset}_bf16": spread([f / b for f, b in zip(tps(fast_tokens, "safemix_bf16"), tps(base_tokens, "baseline"))]),
-        f"{preset}_bf16_over_exact": spread([f / e for f, e in zip(tps(fast_tokens, "safemix_bf16"), tps(exact_tokens, "safemix"))]),
-        f"{preset}_bf16_same_as_exact": f"{sum(x == y for x, y in zip(exact, fast_out))}/{len(exact)}",
+        f"{preset}_bf16_tokens_per_s": round(statistics.median(fast_tps), 1),
+        f"ratio_{preset}_bf16": spread([f / b for f, b in zip(fast_tps, base_tps)]),
+        f"{preset}_bf16_over_exact": spread([f / e for f, e in zip(fast_tps, exact_tps)]),
+        f"{preset}_bf16_same_as_exact": same_count(exact, fast_out),
         f"{preset}_bf16_refusal_rate": {"exact": round(statistics.mean(refused["exact"]), 3),
                                          "bf16": round(statistics.mean(refused["bf16"]), 3),
                                          "difference_ci95": [round(lo, 3), round(hi, 3)], "within_ci": lo <= 0 <= hi},
@@ -185,8 +191,8 @@ def main() -> None:
             # the seed keeps only the text between the first and second "### Response:"
             f"{preset}_seed_split_truncated": sum(x != y for x, y in zip(base_out, seed_out)),
         })
-        figures.update(bf16_figures(preset, prompts, our_out, our_tokens, legs, base_tokens, a.data_dir))
-        figures.update(lever_figures(preset, a.without, our_out, our_tokens, legs))
+        figures.update(bf16_figures(preset, prompts, our_out, legs, base_tokens, a.data_dir))
+        figures.update(lever_figures(preset, a.without, our_out, legs))
         print(f"{preset}: ratio median {figures[f'ratio_{preset}']['median']} (min {min(ratios):.2f}, max {max(ratios):.2f}), "
               f"same outputs {same}/{len(texts)}", flush=True)
     figures["same_outputs"] = same_all

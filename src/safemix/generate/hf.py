@@ -110,7 +110,7 @@ class HFBackend:
 
         lengths = mask.sum(1).tolist()
         p = shared_prefix(ids, lengths) if len(lengths) > 1 and self.shared_prefix_min else 0
-        p = p if p >= max(1, self.shared_prefix_min) else 0
+        p = p if p >= self.shared_prefix_min else 0
         rest = [n - p for n in lengths]
         groups = length_groups(rest, self.prefill_waste)
         if p == 0 and len(groups) == 1:
