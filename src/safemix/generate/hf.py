@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from ..formats import PromptFormat
+from ..models.attention import attention_kernels
 from . import beam
 from .kvcache import new_cache
 from .presets import Decoding
@@ -26,6 +27,7 @@ class HFBackend:
     own_beam_search = True  # safemix's beam loop (same answers as generate, finished prompts leave the batch)
     prefill_waste = 0.15  # the prompt pass runs in length groups padded at most this much (0: one pass)
     shared_prefix_min = 8  # a prefix of at least this many tokens that all prompts share runs once (0: never)
+    cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
 
     def __init__(self, model, tokenizer, fmt: PromptFormat):
         self.model, self.tok, self.fmt = model.eval(), tokenizer, fmt
@@ -45,8 +47,11 @@ class HFBackend:
             kw.update(temperature=d.temperature, top_p=d.top_p, top_k=d.top_k or 0)
         return GenerationConfig(**kw)
 
-    @torch.inference_mode()
     def generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
+        with torch.inference_mode(), attention_kernels(self.model.device.type, self.cudnn_attention):
+            return self._generate(prompts, d)
+
+    def _generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
         enc = self.tok(prompts, add_special_tokens=self.fmt.adds_special_tokens, padding=True, return_tensors="pt")
         enc = {k: v.to(self.model.device) for k, v in enc.items()}
         config = self._config(d) if d.num_beams > 1 else None

@@ -28,6 +28,7 @@ from ..errors import SafemixError
 from ..fileio import atomic_write_json, atomic_write_text
 from ..formats import get_format
 from ..models import load_causal_lm, load_tokenizer, resolve_model
+from ..models.attention import attention_kernels
 from .batches import collate, label_tokens, plan_epoch
 from .checkpoint import CorruptCheckpoint, find_checkpoint, load_checkpoint, save_checkpoint, save_tensors, trainable_state
 from .config import TrainConfig
@@ -42,6 +43,8 @@ def is_finished(out: Path) -> bool:
 
 
 class SFTRecipe:
+    cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
+
     def __init__(self, cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike,
                  data_dir: str | os.PathLike | None = None, resume: bool = False):
         self.cfg, self.data_spec, self.data_dir, self.resume = cfg, str(data), data_dir, resume
@@ -170,6 +173,10 @@ class SFTRecipe:
         return plan[j * cfg.accumulation:(j + 1) * cfg.accumulation]
 
     def train(self) -> None:
+        with attention_kernels(self.acc.device.type, self.cudnn_attention):
+            self._train()
+
+    def _train(self) -> None:
         cfg, acc = self.cfg, self.acc
         pad = self.tok.pad_token_id
         progress = Progress(self.total_steps, enabled=cfg.progress and acc.is_main_process, start=self.state["step"])
