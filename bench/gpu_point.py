@@ -37,6 +37,7 @@ from generate_throughput import baseline  # noqa: E402
 from safemix.data import PAPER_SUITES, load_suite  # noqa: E402
 from safemix.generate import get_decoding, load_backend  # noqa: E402
 from safemix.train import TrainConfig, train  # noqa: E402
+from safemix.train.recipe import SFTRecipe  # noqa: E402
 
 SHAPES = {  # LlamaConfig fields over the built-in model's config
     "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
@@ -81,13 +82,17 @@ def build(shape: str, tokenizer: Path, folder: Path) -> tuple[int, float]:
     return n, time.perf_counter() - t
 
 
-def gen_figures(folder: Path, prompts: list, n_base: int, max_new: int, batch: int, n_params: int) -> dict:
+def gen_figures(folder: Path, prompts: list, n_base: int, max_new: int, batch: int, n_params: int,
+                cudnn: bool = False) -> dict:
     t = time.perf_counter()
     be, info, fmt = load_backend(str(folder), None, "alpaca", False)
+    be.cudnn_attention = cudnn
     fig = {"load_s": round(time.perf_counter() - t, 1), "compute": info.get("compute")}
     texts = [fmt.render(p.prompt, p.input) for p in prompts]
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     be.generate(texts[:2], get_decoding("greedy", 4))  # CUDA start-up, kernels
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     for preset in ("greedy", "paper"):
         d = get_decoding(preset, max_new)
         # each leg runs twice and the second pass is timed: on the H200 the first pass over new cache
@@ -104,20 +109,24 @@ def gen_figures(folder: Path, prompts: list, n_base: int, max_new: int, batch: i
             wall = time.perf_counter() - t
             first = first or wall
         tokens = sum(c.output_tokens for c in ours.values())
-        for _ in range(2):
+        tps = tokens / wall
+        fig[preset] = {"prompts": len(texts), "tokens": tokens, "wall_s": round(wall, 2), "tokens_per_s": round(tps, 1),
+                       "first_pass_tokens_per_s": round(tokens / first, 1),
+                       "s_per_prompt": round(wall / len(texts), 4),
+                       "tflops": round(2 * n_params * tokens / wall / 1e12, 2)}
+        if torch.cuda.is_available():
+            fig[preset]["peak_gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2 ** 30, 1)
+        for _ in range(2 if n_base else 0):
             sync()
             t = time.perf_counter()
             base_out, _, base_tokens = baseline(be.model, be.tok, texts[:n_base], d)
             sync()
             base_wall = time.perf_counter() - t
-        same = sum(base_out[i] == ours[i].text for i in range(n_base))
-        tps, base_tps = tokens / wall, base_tokens / base_wall
-        fig[preset] = {"prompts": len(texts), "tokens": tokens, "wall_s": round(wall, 2), "tokens_per_s": round(tps, 1),
-                       "first_pass_tokens_per_s": round(tokens / first, 1),
-                       "s_per_prompt": round(wall / len(texts), 4),
-                       "baseline_prompts": n_base, "baseline_tokens_per_s": round(base_tps, 1),
-                       "ratio": round(tps / base_tps, 2), "same_as_baseline": f"{same}/{n_base}",
-                       "tflops": round(2 * n_params * tokens / wall / 1e12, 2)}
+        if n_base:
+            same = sum(base_out[i] == ours[i].text for i in range(n_base))
+            base_tps = base_tokens / base_wall
+            fig[preset].update({"baseline_prompts": n_base, "baseline_tokens_per_s": round(base_tps, 1),
+                                "ratio": round(tps / base_tps, 2), "same_as_baseline": f"{same}/{n_base}"})
         print(f"  {preset}: {fig[preset]}", flush=True)
     del be
     free_cached()
@@ -165,14 +174,18 @@ def main() -> None:
     ap.add_argument("--baseline-prompts", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--max-new-tokens", type=int, default=128)
-    ap.add_argument("--train-steps", type=int, default=4)
+    ap.add_argument("--train-steps", type=int, default=4, help="0 skips training")
+    ap.add_argument("--cudnn-attention", action="store_true",
+                    help="let generation use PyTorch's cuDNN attention (safemix keeps it off: it plans each new shape)")
+    ap.add_argument("--train-cudnn-attention", action="store_true", help="the same for training")
     ap.add_argument("--micro-batch-size", type=int, default=16)
     ap.add_argument("--work", default="/tmp/safemix-gpu")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     work = Path(a.work)
     figures: dict = {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-                     "torch": torch.__version__}
+                     "torch": torch.__version__, "cudnn_attention": a.cudnn_attention,
+                     "train_cudnn_attention": a.train_cudnn_attention}
     import transformers
 
     figures["transformers"] = transformers.__version__
@@ -192,11 +205,15 @@ def main() -> None:
         try:
             n, fig["build_s"] = build(shape, Path(a.tokenizer), folder)
             fig["params"] = n
-            fig["generate"] = gen_figures(folder, prompts, a.baseline_prompts, a.max_new_tokens, a.batch_size, n)
-            torch.cuda.reset_peak_memory_stats() if torch.cuda.is_available() else None
-            fig["train"] = train_figures(folder, a.data_dir, work, a.train_steps, a.micro_batch_size, n)
-            print(f"  train: {fig['train']}", flush=True)
-            fig["paper_point_estimate"] = paper_point(fig, a.data_dir, fig["train"]["tokens_per_step"] / 128)
+            fig["generate"] = gen_figures(folder, prompts, a.baseline_prompts, a.max_new_tokens, a.batch_size, n,
+                                         a.cudnn_attention)
+            if a.train_steps:
+                if torch.cuda.is_available():
+                    torch.cuda.reset_peak_memory_stats()
+                SFTRecipe.cudnn_attention = a.train_cudnn_attention
+                fig["train"] = train_figures(folder, a.data_dir, work, a.train_steps, a.micro_batch_size, n)
+                print(f"  train: {fig['train']}", flush=True)
+                fig["paper_point_estimate"] = paper_point(fig, a.data_dir, fig["train"]["tokens_per_step"] / 128)
         except Exception as exc:  # keep the other shape's figures
             fig["error"] = f"{type(exc).__name__}: {exc}"[:500]
             print(f"  error: {fig['error']}", flush=True)
