@@ -151,8 +151,9 @@ def train_figures(folder: Path, data_dir: str, work: Path, steps: int, micro: in
     return {"steps": len(rows), "wall_s_with_setup": round(wall, 1), "tokens_per_s": round(tps, 1),
             "tokens_per_step": round(statistics.mean(r["tokens"] for r in rows)),
             "loss_first_last": [rows[0]["loss"], rows[-1]["loss"]],
-            # 6 x parameters per token (forward + backward through the frozen base, which LoRA still needs)
-            "tflops": round(6 * n_params * tps / 1e12, 1), "peak_gpu_gib": round(peak, 1) if peak else None}
+            # 4 x parameters per token: the forward (2) and the backward to the activations (2); the frozen
+            # base needs no weight gradients (LoRA's own are negligible)
+            "tflops": round(4 * n_params * tps / 1e12, 1), "peak_gpu_gib": round(peak, 1) if peak else None}
 
 
 def paper_point(fig: dict, data_dir: str, tokens_per_example: float) -> dict:
