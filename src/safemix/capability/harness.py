@@ -51,6 +51,7 @@ def evaluate_capability(tasks: str | list[str], out: str | os.PathLike, *, model
     """Score model (+ adapter) on the tasks; writes ``out`` (JSON) atomically and returns it."""
     import torch
 
+    from ..models.attention import attention_kernels
     from ..models.trained import load_model
 
     specs = parse_tasks(tasks)
@@ -62,8 +63,10 @@ def evaluate_capability(tasks: str | list[str], out: str | os.PathLike, *, model
     lm, tok, info = load_model(model, adapter, trust_remote_code, dtype=dtype)
     hflm = HFLM(pretrained=lm.to(device).eval(), tokenizer=tok, batch_size=batch_size, device=device)
     started = time.time()
-    res = lm_eval.simple_evaluate(model=hflm, tasks=[s.name for s in specs], task_manager=tm, num_fewshot=num_fewshot,
-                                  limit=limit, log_samples=False, bootstrap_iters=1000, verbosity="ERROR")
+    with attention_kernels(torch.device(device).type):
+        res = lm_eval.simple_evaluate(model=hflm, tasks=[s.name for s in specs], task_manager=tm,
+                                      num_fewshot=num_fewshot, limit=limit, log_samples=False, bootstrap_iters=1000,
+                                      verbosity="ERROR")
     scores = {s.name: _scores(res, s, digests.get(s.name)) for s in specs}
     doc = {**info, "tasks": scores, "device": device, "dtype": str(lm.dtype).removeprefix("torch."),
            "num_fewshot": num_fewshot, "limit": limit, "lm_eval_version": getattr(lm_eval, "__version__", None),
