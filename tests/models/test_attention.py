@@ -6,9 +6,9 @@ from safemix.train.recipe import SFTRecipe
 
 
 def test_attention_stays_off_cudnn_on_a_gpu_unless_asked():
-    """cuDNN attention plans each new shape on first use (on an H100: generation's first passes 3.5x, LoRA
-    steps 3-4.5x slower): generation and training keep a GPU's attention on the other kernels, and leave the
-    CPU and the flags as they were."""
+    """cuDNN attention plans each new shape on first use (on an H100: generation's first passes 1.8-4.3x,
+    LoRA steps 3.4-4.2x slower): generation and training keep a GPU's attention on the other kernels, and
+    leave the CPU and the flags as they were."""
     assert HFBackend.cudnn_attention is False and SFTRecipe.cudnn_attention is False
     cuda = torch.backends.cuda
     before = cuda.cudnn_sdp_enabled()
