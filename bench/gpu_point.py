@@ -36,6 +36,7 @@ from generate_throughput import baseline  # noqa: E402
 
 from safemix.data import PAPER_SUITES, load_suite  # noqa: E402
 from safemix.generate import get_decoding, load_backend  # noqa: E402
+from safemix.generate.hf import HFBackend  # noqa: E402
 from safemix.train import TrainConfig, train  # noqa: E402
 from safemix.train.recipe import SFTRecipe  # noqa: E402
 
@@ -82,11 +83,9 @@ def build(shape: str, tokenizer: Path, folder: Path) -> tuple[int, float]:
     return n, time.perf_counter() - t
 
 
-def gen_figures(folder: Path, prompts: list, n_base: int, max_new: int, batch: int, n_params: int,
-                cudnn: bool = False) -> dict:
+def gen_figures(folder: Path, prompts: list, n_base: int, max_new: int, batch: int, n_params: int) -> dict:
     t = time.perf_counter()
     be, info, fmt = load_backend(str(folder), None, "alpaca", False)
-    be.cudnn_attention = cudnn
     fig = {"load_s": round(time.perf_counter() - t, 1), "compute": info.get("compute")}
     texts = [fmt.render(p.prompt, p.input) for p in prompts]
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -187,6 +186,7 @@ def main() -> None:
     figures: dict = {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                      "torch": torch.__version__, "cudnn_attention": a.cudnn_attention,
                      "train_cudnn_attention": a.train_cudnn_attention}
+    HFBackend.cudnn_attention, SFTRecipe.cudnn_attention = a.cudnn_attention, a.train_cudnn_attention
     import transformers
 
     figures["transformers"] = transformers.__version__
@@ -206,12 +206,10 @@ def main() -> None:
         try:
             n, fig["build_s"] = build(shape, Path(a.tokenizer), folder)
             fig["params"] = n
-            fig["generate"] = gen_figures(folder, prompts, a.baseline_prompts, a.max_new_tokens, a.batch_size, n,
-                                         a.cudnn_attention)
+            fig["generate"] = gen_figures(folder, prompts, a.baseline_prompts, a.max_new_tokens, a.batch_size, n)
             if a.train_steps:
                 if torch.cuda.is_available():
                     torch.cuda.reset_peak_memory_stats()
-                SFTRecipe.cudnn_attention = a.train_cudnn_attention
                 fig["train"] = train_figures(folder, a.data_dir, work, a.train_steps, a.micro_batch_size, n)
                 print(f"  train: {fig['train']}", flush=True)
                 fig["paper_point_estimate"] = paper_point(fig, a.data_dir, fig["train"]["tokens_per_step"] / 128)
