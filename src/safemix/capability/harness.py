@@ -52,6 +52,7 @@ def evaluate_capability(tasks: str | list[str], out: str | os.PathLike, *, model
     import torch
 
     from ..models.attention import attention_kernels
+    from ..models.cpu_matmul import onednn_linears
     from ..models.trained import load_model
 
     specs = parse_tasks(tasks)
@@ -63,7 +64,7 @@ def evaluate_capability(tasks: str | list[str], out: str | os.PathLike, *, model
     lm, tok, info = load_model(model, adapter, trust_remote_code, dtype=dtype)
     hflm = HFLM(pretrained=lm.to(device).eval(), tokenizer=tok, batch_size=batch_size, device=device)
     started = time.time()
-    with attention_kernels(torch.device(device).type):
+    with attention_kernels(torch.device(device).type), onednn_linears(lm):
         res = lm_eval.simple_evaluate(model=hflm, tasks=[s.name for s in specs], task_manager=tm,
                                       num_fewshot=num_fewshot, limit=limit, log_samples=False, bootstrap_iters=1000,
                                       verbosity="ERROR")

@@ -8,6 +8,7 @@ import torch
 
 from ..formats import PromptFormat
 from ..models.attention import attention_kernels
+from ..models.cpu_matmul import onednn_linears
 from . import beam
 from .kvcache import new_cache
 from .presets import Decoding
@@ -28,6 +29,7 @@ class HFBackend:
     prefill_waste = 0.15  # the prompt pass runs in length groups padded at most this much (0: one pass)
     shared_prefix_min = 8  # a prefix of at least this many tokens that all prompts share runs once (0: never)
     cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
+    cpu_onednn = True  # fp32 linear layers on the CPU run through oneDNN, not MKL (models/cpu_matmul.py)
 
     def __init__(self, model, tokenizer, fmt: PromptFormat):
         self.model, self.tok, self.fmt = model.eval(), tokenizer, fmt
@@ -48,7 +50,8 @@ class HFBackend:
         return GenerationConfig(**kw)
 
     def generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
-        with torch.inference_mode(), attention_kernels(self.model.device.type, self.cudnn_attention):
+        with torch.inference_mode(), attention_kernels(self.model.device.type, self.cudnn_attention), \
+                onednn_linears(self.model, self.cpu_onednn):
             return self._generate(prompts, d)
 
     def _generate(self, prompts: list[str], d: Decoding) -> list[Completion]:

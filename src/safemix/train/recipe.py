@@ -29,6 +29,7 @@ from ..fileio import atomic_write_json, atomic_write_text
 from ..formats import get_format
 from ..models import load_causal_lm, load_tokenizer, resolve_model
 from ..models.attention import attention_kernels
+from ..models.cpu_matmul import onednn_linears
 from .batches import collate, label_tokens, plan_epoch
 from .checkpoint import CorruptCheckpoint, find_checkpoint, load_checkpoint, save_checkpoint, save_tensors, trainable_state
 from .config import TrainConfig
@@ -44,6 +45,7 @@ def is_finished(out: Path) -> bool:
 
 class SFTRecipe:
     cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
+    cpu_onednn = True  # frozen fp32 linear layers on the CPU run through oneDNN, not MKL (models/cpu_matmul.py)
 
     def __init__(self, cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike,
                  data_dir: str | os.PathLike | None = None, resume: bool = False):
@@ -173,7 +175,8 @@ class SFTRecipe:
         return plan[j * cfg.accumulation:(j + 1) * cfg.accumulation]
 
     def train(self) -> None:
-        with attention_kernels(self.acc.device.type, self.cudnn_attention):
+        with attention_kernels(self.acc.device.type, self.cudnn_attention), \
+                onednn_linears(self.acc.unwrap_model(self.model), self.cpu_onednn):
             self._train()
 
     def _train(self) -> None:

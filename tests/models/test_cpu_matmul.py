@@ -1,0 +1,101 @@
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import safemix.models.cpu_matmul as cm
+from safemix.generate import get_decoding, load_backend
+from safemix.generate.hf import HFBackend
+from safemix.train import TrainConfig, train
+from safemix.train.recipe import SFTRecipe
+
+pytestmark = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="this PyTorch has no oneDNN")
+
+
+@pytest.fixture
+def onednn_calls(monkeypatch) -> list[tuple]:
+    """Every call of oneDNN's linear op through safemix (shapes of input and weight), the real op still run."""
+    calls, real = [], cm._pointwise
+
+    def spy(x, weight, bias):
+        calls.append((tuple(x.shape), tuple(weight.shape)))
+        return real(x, weight, bias)
+
+    monkeypatch.setattr(cm, "_pointwise", spy)
+    return calls
+
+
+def test_frozen_linears_run_through_onednn_with_the_same_values_and_input_gradients(onednn_calls):
+    assert cm.onednn_linear_available()
+    torch.manual_seed(0)
+    frozen, trainable = torch.nn.Linear(64, 48), torch.nn.Linear(48, 8)
+    frozen.requires_grad_(False)
+    model = torch.nn.Sequential(frozen, trainable)
+    x = torch.randn(2, 5, 64, requires_grad=True)
+    want = model(x)
+    want.square().sum().backward()
+    want_x, want_w = x.grad.clone(), trainable.weight.grad.clone()
+    x.grad, trainable.weight.grad = None, None
+    with cm.onednn_linears(model) as n:
+        assert n == 2 and "forward" in vars(frozen)
+        got = model(x)
+        got.square().sum().backward()
+    assert "forward" not in vars(frozen) and "forward" not in vars(trainable)  # as before afterwards
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x.grad, want_x, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(trainable.weight.grad, want_w, rtol=1e-5, atol=1e-5)  # trainable: F.linear
+    assert frozen.weight.grad is None
+    # forward of the frozen layer, then its input gradient (64 <- 48: the transposed weight)
+    assert onednn_calls == [((2, 5, 64), (48, 64)), ((2, 5, 48), (64, 48))]
+
+
+def test_nothing_changes_when_off_or_not_fp32(onednn_calls):
+    lin = torch.nn.Linear(16, 4)
+    with cm.onednn_linears(lin, enabled=False) as n:
+        lin(torch.randn(3, 16))
+    assert n == 0
+    with cm.onednn_linears(lin.to(torch.bfloat16)) as n:
+        lin(torch.randn(3, 16, dtype=torch.bfloat16))
+    assert n == 0 and onednn_calls == []
+    with cm.onednn_linears(lin.float()), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert lin(torch.randn(3, 16)).dtype == torch.bfloat16  # autocast keeps its own product
+    assert onednn_calls == []
+
+
+def test_generation_runs_its_linears_through_onednn_with_the_same_answers(smollm, onednn_calls, monkeypatch):
+    assert HFBackend.cpu_onednn is True
+    be, _, fmt = load_backend("smollm2-135m", None, "alpaca", False)
+    prompts = [fmt.render(p, "") for p in ("Name a colour.", "How do I kill a Python process?", "Write a haiku about rain.")]
+    answers = {}
+    for on in (True, False):
+        monkeypatch.setattr(HFBackend, "cpu_onednn", on)
+        answers[on] = [(c.text, c.output_tokens) for preset in ("greedy", "paper")
+                       for c in be.generate(prompts, get_decoding(preset, 12))]
+        assert bool(onednn_calls) == on
+        onednn_calls.clear()
+    assert answers[True] == answers[False]
+    assert all("forward" not in vars(m) for m in be.model.modules())
+
+
+@pytest.mark.slow
+def test_lora_training_runs_its_frozen_base_through_onednn(smollm, mixture_file, tmp_path, onednn_calls, monkeypatch):
+    """Forward and input gradients of the frozen base (and the vocabulary projection) go through oneDNN; the
+    loss is the one MKL's products give, to float rounding."""
+    assert SFTRecipe.cpu_onednn is True
+    cfg = TrainConfig(max_steps=2, batch_size=4, micro_batch_size=2, cutoff_len=64, progress=False, val_size=0)
+    losses = {}
+    for on in (True, False):
+        monkeypatch.setattr(SFTRecipe, "cpu_onednn", on)
+        train(cfg, mixture_file, tmp_path / f"out-{on}")
+        rows = [json.loads(line) for line in (tmp_path / f"out-{on}" / "train_log.jsonl").read_text().splitlines()]
+        losses[on] = [r["loss"] for r in rows if "loss" in r]
+        shapes = {w for _, w in onednn_calls}
+        if on:
+            assert (49152, 576) in shapes and (576, 49152) in shapes  # vocabulary projection and its input gradient
+            assert (576, 576) in shapes and (576, 1536) in shapes  # the frozen base, forward and backward
+        else:
+            assert not onednn_calls
+        onednn_calls.clear()
+    assert len(losses[True]) == 2
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
