@@ -1,6 +1,8 @@
 """Side-by-side timing that a noisy machine cannot bias: the legs of a comparison run interleaved
 (A, B, then B, A, ...) over several repeats, and the ratio is reported as the median of the per-repeat
-ratios with its spread. Also the machine's measured fp32 matmul peak, to state a share of it."""
+ratios with its spread. Also the machine's measured fp32 matmul peak, to state a share of it: the faster of
+PyTorch's two CPU kernels, MKL (``torch.mm``) and oneDNN (what safemix's linear layers use on the CPU,
+models/cpu_matmul.py); on an AMD CPU with AVX-512 MKL runs its AVX2 code and reaches about half of oneDNN."""
 
 from __future__ import annotations
 
@@ -27,12 +29,27 @@ def spread(ratios: list[float]) -> dict:
 
 
 def matmul_peak_gflops(n: int = 2048, tries: int = 5) -> float:
-    """Best fp32 matmul throughput of this machine, in GFLOP/s (2 n^3 flops per n x n product)."""
+    """Best fp32 matmul throughput of this machine, in GFLOP/s (2 n^3 flops per n x n product): the faster of
+    MKL and oneDNN (see :func:`kernel_peaks_gflops`)."""
+    return max(kernel_peaks_gflops(n, tries).values())
+
+
+def kernel_peaks_gflops(n: int = 2048, tries: int = 5) -> dict[str, float]:
+    """{kernel: best fp32 GFLOP/s of an n x n product}: ``mkl`` (``torch.mm``) and, where PyTorch has it,
+    ``onednn`` (its linear op, as safemix runs frozen linear layers on the CPU)."""
+    from safemix.models.cpu_matmul import onednn_linear_available
+
     a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)  # warm up
-    best = float("inf")
-    for _ in range(tries):
-        t = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9
+    kernels = {"mkl": lambda: torch.mm(a, b)}
+    if onednn_linear_available():
+        kernels["onednn"] = lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], "")
+    out = {}
+    for name, f in kernels.items():
+        f()  # warm up
+        best = float("inf")
+        for _ in range(tries):
+            t = time.perf_counter()
+            f()
+            best = min(best, time.perf_counter() - t)
+        out[name] = round(2 * n ** 3 / best / 1e9, 1)
+    return out

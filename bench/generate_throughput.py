@@ -23,11 +23,12 @@ and the bf16 answers, with a paired bootstrap 95% CI of the difference (it shoul
 
 ``--without LEVER`` (repeatable) adds one more interleaved leg: safemix with that lever off
 (``shared-prefix``: the prompt pass runs the prefix every prompt shares once; ``length-groups``: the rest
-of the prompts run in length groups), so each lever is measured like with like: safemix's speed over
+of the prompts run in length groups; ``onednn``: linear layers through oneDNN rather than MKL,
+models/cpu_matmul.py), so each lever is measured like with like: safemix's speed over
 that leg, and how many of its answers are the full safemix's.
 
 Usage: python bench/generate_throughput.py [--data-dir ../shared/data] [--max-new-tokens 64] [--repeats 3]
-       [--presets greedy paper] [--without shared-prefix] [--without length-groups]
+       [--presets greedy paper] [--without shared-prefix] [--without length-groups] [--without onednn]
 The last printed line is one JSON object with the figures.
 """
 
@@ -49,7 +50,7 @@ from safemix.data import PAPER_SUITES, load_suite  # noqa: E402
 from safemix.generate import get_decoding, load_backend  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _legs import interleaved, matmul_peak_gflops, spread  # noqa: E402
+from _legs import interleaved, kernel_peaks_gflops, spread  # noqa: E402
 
 
 def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], int]:
@@ -72,7 +73,7 @@ def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], i
     return outs, seed_outs, tokens
 
 
-LEVERS = {"shared-prefix": {"shared_prefix_min": 0}, "length-groups": {"prefill_waste": 0}}
+LEVERS = {"shared-prefix": {"shared_prefix_min": 0}, "length-groups": {"prefill_waste": 0}, "onednn": {"cpu_onednn": False}}
 
 
 def without(backend, lever: str):
@@ -149,8 +150,9 @@ def main() -> None:
     figures: dict = {"prompts": len(texts), "max_new_tokens": a.max_new_tokens, "batch_size": a.batch_size}
     same_all = True
     n_params = sum(p.numel() for p in be.model.parameters())
-    peak = matmul_peak_gflops()
-    figures.update({"repeats": a.repeats, "matmul_peak_gflops": round(peak, 1), "params": n_params})
+    peaks = kernel_peaks_gflops()
+    peak = max(peaks.values())
+    figures.update({"repeats": a.repeats, "matmul_peak_gflops": peak, "kernel_peaks_gflops": peaks, "params": n_params})
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     for preset in a.presets:
         d = get_decoding(preset, a.max_new_tokens)

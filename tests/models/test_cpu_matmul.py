@@ -2,7 +2,6 @@ import json
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import safemix.models.cpu_matmul as cm
 from safemix.generate import get_decoding, load_backend
