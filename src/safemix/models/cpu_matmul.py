@@ -6,10 +6,11 @@ at 213 GFLOP/s with MKL and 434-462 GFLOP/s with oneDNN, which PyTorch also ship
 vector units the CPU reports. At the shapes of decoding (48 rows through SmolLM2-135M's layers) oneDNN was
 2.2x faster, and 2.3x on the input-gradient products of LoRA training.
 
-While :func:`onednn_linears` is active, every *frozen* fp32 ``nn.Linear`` of a model on the CPU (all of them
-when generating; the frozen base and the vocabulary projection when training LoRA) runs through oneDNN's
-linear kernel, ``torch.ops.mkldnn._linear_pointwise`` (the op PyTorch's own compiler emits for CPU linears).
-Its backward gives the input's gradient with the same kernel (a frozen layer needs no weight gradient).
+While :func:`onednn_linears` is active, every fp32 ``nn.Linear`` of a model on the CPU that needs no weight
+gradient runs through oneDNN's linear kernel, ``torch.ops.mkldnn._linear_pointwise`` (the op PyTorch's own
+compiler emits for CPU linears): all of them when generating (``HFBackend``, guard judges too), scoring
+lm-eval tasks or encoding sentences; the frozen base and the vocabulary projection when training LoRA, whose
+backward gives the input's gradient with the same kernel.
 It is the same fp32 arithmetic in another summation order: results differ from MKL's in the last bits
 (relative 1e-6); the benchmark's 48 greedy and 48 beam-search answers were token for token the same.
 Trainable layers (full fine-tuning, LoRA's own matrices), bf16 (already oneDNN in PyTorch), autocast and

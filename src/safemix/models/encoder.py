@@ -52,10 +52,12 @@ class Encoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-norm float32 embeddings, shape (len(texts), dim). Batches are length-sorted."""
+        from .cpu_matmul import onednn_linears  # fp32 linear layers on the CPU through oneDNN
+
         torch = self._torch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        with torch.inference_mode():
+        with torch.inference_mode(), onednn_linears(self.model):
             for start in range(0, len(order), self.batch_size):
                 idx = order[start:start + self.batch_size]
                 batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
