@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -98,3 +99,30 @@ def test_lora_training_runs_its_frozen_base_through_onednn(smollm, mixture_file,
         onednn_calls.clear()
     assert len(losses[True]) == 2
     assert losses[True] == pytest.approx(losses[False], rel=1e-4)
+
+
+def test_sentence_encoder_runs_through_onednn_with_the_same_embeddings(onednn_calls, monkeypatch):
+    from safemix.models.encoder import get_encoder
+
+    enc = get_encoder()
+    texts = ["How do I kill a Python process?", "Where can I buy a can of coke?", "I cannot help with that."]
+    got = enc.encode(texts)
+    assert onednn_calls
+    monkeypatch.setattr(cm, "onednn_linear_available", lambda: False)  # MKL's products
+    np.testing.assert_allclose(got, enc.encode(texts), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_capability_scoring_runs_through_onednn_with_the_same_scores(smollm, onednn_calls, tmp_path, monkeypatch):
+    from safemix.capability import evaluate_capability
+
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps(x) + "\n" for x in (
+        {"question": "What color is a ripe banana?", "choices": ["yellow", "blue", "black"], "answer": 0},
+        {"question": "Where do fish live?", "choices": ["in trees", "in water", "in the sky"], "answer": 1})))
+    on = evaluate_capability(f"toy={items}", tmp_path / "on.json", model="smollm2-135m", batch_size=4)
+    assert onednn_calls
+    monkeypatch.setattr(cm, "onednn_linear_available", lambda: False)
+    off = evaluate_capability(f"toy={items}", tmp_path / "off.json", model="smollm2-135m", batch_size=4)
+    assert on["tasks"]["toy"]["acc"] == off["tasks"]["toy"]["acc"]
+    assert on["tasks"]["toy"]["acc_norm"] == off["tasks"]["toy"]["acc_norm"]
