@@ -28,21 +28,16 @@ def spread(ratios: list[float]) -> dict:
             "repeats": len(ratios)}
 
 
-def matmul_peak_gflops(n: int = 2048, tries: int = 5) -> float:
-    """Best fp32 matmul throughput of this machine, in GFLOP/s (2 n^3 flops per n x n product): the faster of
-    MKL and oneDNN (see :func:`kernel_peaks_gflops`)."""
-    return max(kernel_peaks_gflops(n, tries).values())
-
-
 def kernel_peaks_gflops(n: int = 2048, tries: int = 5) -> dict[str, float]:
-    """{kernel: best fp32 GFLOP/s of an n x n product}: ``mkl`` (``torch.mm``) and, where PyTorch has it,
-    ``onednn`` (its linear op, as safemix runs frozen linear layers on the CPU)."""
-    from safemix.models.cpu_matmul import onednn_linear_available
+    """{kernel: best fp32 GFLOP/s of an n x n product (2 n^3 flops)}: ``mkl`` (``torch.mm``) and, where
+    PyTorch has it, ``onednn`` (its linear op, as safemix runs linear layers on the CPU). The machine's
+    peak is the larger."""
+    from safemix.models.cpu_matmul import onednn_linear, onednn_linear_available
 
     a, b = torch.randn(n, n), torch.randn(n, n)
     kernels = {"mkl": lambda: torch.mm(a, b)}
     if onednn_linear_available():
-        kernels["onednn"] = lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], "")
+        kernels["onednn"] = lambda: onednn_linear(a, b, None)
     out = {}
     for name, f in kernels.items():
         f()  # warm up

@@ -16,13 +16,13 @@ pytestmark = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason
 @pytest.fixture
 def onednn_calls(monkeypatch) -> list[tuple]:
     """Every call of oneDNN's linear op through safemix (shapes of input and weight), the real op still run."""
-    calls, real = [], cm._pointwise
+    calls, real = [], cm.onednn_linear
 
     def spy(x, weight, bias):
         calls.append((tuple(x.shape), tuple(weight.shape)))
         return real(x, weight, bias)
 
-    monkeypatch.setattr(cm, "_pointwise", spy)
+    monkeypatch.setattr(cm, "onednn_linear", spy)
     return calls
 
 

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 
 
-def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+def onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` through oneDNN (check :func:`onednn_linear_available` first)."""
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
 
 
@@ -54,12 +55,12 @@ class _FrozenLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(weight)
-        return _pointwise(x, weight, bias)
+        return onednn_linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx, grad):
         (weight,) = ctx.saved_tensors
-        return _pointwise(grad.contiguous(), weight.t(), None), None, None
+        return onednn_linear(grad.contiguous(), weight.t(), None), None, None
 
 
 def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -72,7 +73,7 @@ def _forward(self, x: torch.Tensor) -> torch.Tensor:
             return F.linear(x, w, b)  # a trainable layer: autograd's own products, weight gradients included
         if x.requires_grad:
             return _FrozenLinear.apply(x, w, b)
-    return _pointwise(x, w, b)
+    return onednn_linear(x, w, b)
 
 
 def _eligible(m: torch.nn.Module) -> bool:
