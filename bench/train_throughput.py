@@ -91,7 +91,7 @@ def run_baseline(mixture: Path, work: Path, r: int = 0, bf16: bool = False) -> t
     return dt, losses, sum(len(e) for e in examples)
 
 
-def losses(legs: dict, ours: str, seed: str) -> dict:
+def loss_figures(legs: dict, ours: str, seed: str) -> dict:
     """The last repeat's final step loss and mean step loss over the epoch, for safemix's leg and the seed's."""
     out = {}
     for name, key in ((ours, "safemix"), (seed, "baseline")):
@@ -127,14 +127,14 @@ def main() -> None:
         "ratio": spread([b[0] / o[0] for b, o in zip(legs["baseline"], legs["safemix"])]),
         "safemix_gflops": round(gflops, 1), "matmul_peak_gflops": peak, "kernel_peaks_gflops": peaks,
         "share_of_peak": round(gflops / peak, 3),
-        **losses(legs, "safemix", "baseline"),
+        **loss_figures(legs, "safemix", "baseline"),
         "bf16": {
             "safemix_tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["safemix_bf16"]), 1),
             "baseline_tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["baseline_bf16"]), 1),
             "ratio_to_baseline_fp32": spread([b[0] / o[0] for b, o in zip(legs["baseline"], legs["safemix_bf16"])]),
             "ratio_to_baseline_bf16": spread([b[0] / o[0] for b, o in zip(legs["baseline_bf16"], legs["safemix_bf16"])]),
             "over_safemix_fp32": spread([f[0] / o[0] for f, o in zip(legs["safemix"], legs["safemix_bf16"])]),
-            **losses(legs, "safemix_bf16", "baseline_bf16"),
+            **loss_figures(legs, "safemix_bf16", "baseline_bf16"),
         },
         "note": "both legs' loss covers the same tokens (prompt and response); batches differ (safemix groups by "
                 "length), so compare the epoch's mean step loss rather than the last step's",
