@@ -8,7 +8,14 @@ the worst over-call on safe prompts (which would fake exaggerated safety), 3-cla
 macro-F1, with XSTest's string match on the same answers beside it; then answers/s of each offline
 judge on all 900 answers (training not timed; a fresh cache folder).
 
-Usage: python bench/judge_agreement.py [--data-dir ../shared/data]
+Two reference rows read the held-out figures (skip them with --no-reference, they take ~70 s):
+- ``xstest-gpt4-judge``: the labels XSTest's own GPT-4 judge gave the same answers (published with
+  XSTest): the LLM judge a researcher would otherwise reach for;
+- ``refusal-clf-in-domain``: refusal-clf's features and classifier trained on 4/5 of the TEST model's
+  own labels (plus the auxiliary data), scored on the other 1/5, 5 folds. Not a validation: the
+  ceiling of the features when they see the test model's style.
+
+Usage: python bench/judge_agreement.py [--data-dir ../shared/data] [--no-reference]
 The last printed line is one JSON object with the figures.
 """
 
@@ -30,17 +37,24 @@ TRAINED_ON_OTHER = {"gpt4": "refusal-clf-llama2", "llama2orig": "refusal-clf-gpt
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", default=os.environ.get("SAFEMIX_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
+    ap.add_argument("--no-reference", action="store_true", help="skip the GPT-4-judge and in-domain reference rows")
     a = ap.parse_args()
     os.environ["SAFEMIX_CACHE_DIR"] = tempfile.mkdtemp(prefix="safemix-bench-")
-    from safemix.judge import get_judge, leave_one_model_out, read_labels, validate
+    from safemix.judge import get_judge, leave_one_model_out, read_labels, validate, validate_labels, xstest_gpt4_judge_labels
+    from safemix.judge.refusal_clf import in_domain_labels
 
     labelled = {m: read_labels(Path(a.data_dir) / "xstest" / "completions" / f"xstest_v2_completions_{m}.csv")
                 for m in TRAINED_ON_OTHER}
     figures: dict = {"leave_one_model_out": {
         "refusal-clf": leave_one_model_out(lambda test: get_judge(TRAINED_ON_OTHER[test], data_dir=a.data_dir), labelled),
         "xstest-strmatch": validate(get_judge("xstest-strmatch"), labelled)}}
-    for name, res in figures["leave_one_model_out"].items():
-        print(f"{name:<16} rate error mean {res['rate_error_mean']:.3f} worst {res['rate_error_worst']:.3f} "
+    if not a.no_reference:
+        figures["reference"] = {
+            "xstest-gpt4-judge": validate_labels("xstest-gpt4-judge", labelled, xstest_gpt4_judge_labels(labelled, a.data_dir)),
+            "refusal-clf-in-domain": validate_labels("refusal-clf-in-domain", labelled,
+                                                     {m: in_domain_labels(m, a.data_dir) for m in labelled})}
+    for name, res in {**figures["leave_one_model_out"], **figures.get("reference", {})}.items():
+        print(f"{name:<21} rate error mean {res['rate_error_mean']:.3f} worst {res['rate_error_worst']:.3f} "
               f"safe over-call worst {res['safe_overcall_worst']:+.3f} kappa min {res['kappa_min']:.3f}")
         for m, r in res["per_model"].items():
             rates = "  ".join(f"{s}: human {v['human']:.3f} judge {v['judge']:.3f}" for s, v in r["rates"].items())
@@ -53,7 +67,7 @@ def main() -> None:
         t = time.perf_counter()
         j.judge(pairs)
         figures["answers_per_s"][name] = round(len(pairs) / (time.perf_counter() - t), 1)
-        print(f"{name:<16} {figures['answers_per_s'][name]:>10.1f} answers/s")
+        print(f"{name:<21} {figures['answers_per_s'][name]:>10.1f} answers/s")
     print(json.dumps(figures))
 
 

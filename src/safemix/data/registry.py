@@ -58,6 +58,10 @@ _XST_STREVAL = {
     "gpt4": "5cc07ac42f62009d4ff33d9b5dc96c329d43ae8076db89712f7b56637368c5f7",
     "llama2orig": "538f284005f829af76fd48cbe82334ab1c593b8193b62421866cc56929cc9881",
 }
+_XST_GPTEVAL = {
+    "gpt4": "ba3b1e79ace763998ecdb48bbec70e3a4d763d8402cbb740f58ed6d275fc324a",
+    "llama2orig": "a918c4d0c7355da5c80ce73dd7bc79b20422148b265851afe1e53c08e472ce48",
+}
 
 _SPECS: list[DatasetSpec] = [
     _spec("safety-tuned-llamas", "instructions",
@@ -88,6 +92,13 @@ _SPECS: list[DatasetSpec] = [
               f"evaluation/automated_evaluation_labels/xstest_v2_completions_{m}_streval.csv", sha,
               "the models' own terms", f"XSTest's published string-match labels for {m}", count=450)
         for m, sha in _XST_STREVAL.items()
+    ],
+    *[
+        _spec(f"xstest-gpteval-{m}", "xstest-completions",
+              f"xstest/labels/xstest_v2_completions_{m}_gpteval.csv", XST,
+              f"evaluation/automated_evaluation_labels/xstest_v2_completions_{m}_gpteval.csv", sha,
+              "the models' own terms", f"XSTest's published GPT-4-judge labels (gpt4_label) for {m}", count=450)
+        for m, sha in _XST_GPTEVAL.items()
     ],
     _spec("hh-harmless", "preferences", "hh-rlhf/harmless-base-test.jsonl.gz", HH,
           "harmless-base/test.jsonl.gz",

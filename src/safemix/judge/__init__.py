@@ -12,10 +12,10 @@ from .refusal_clf import RefusalClassifier
 from .reward_model import RewardModelJudge
 from .stage import JudgeFailures, judge, read_generations
 from .strmatch import strmatch_label
-from .validation import leave_one_model_out, rate_errors, validate
+from .validation import leave_one_model_out, rate_errors, validate, validate_labels, xstest_gpt4_judge_labels
 
 __all__ = ["evaluate_judge", "judge_vs_judge", "read_labels", "write_labels", "COMPLIANCE", "KINDS", "PARTIAL", "REFUSAL",
            "REFUSAL_LABELS", "Judge", "Verdict", "available", "get_judge", "get_judges", "registry",
            "LLMJudge", "parse_verdict", "agreement", "auroc", "bootstrap_ci", "RelevanceJudge", "win_rate",
            "RefusalClassifier", "RewardModelJudge", "JudgeFailures", "judge", "read_generations", "strmatch_label",
-           "leave_one_model_out", "rate_errors", "validate"]
+           "leave_one_model_out", "rate_errors", "validate", "validate_labels", "xstest_gpt4_judge_labels"]

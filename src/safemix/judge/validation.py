@@ -14,8 +14,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..data.readers import read_xstest_completions
+from ..data.resolve import resolve
+from ..errors import DataError
 from .agreement import evaluate_judge
-from .base import COMPLIANCE, Judge
+from .base import COMPLIANCE, REFUSAL_LABELS, Judge
+from .metrics import agreement
 
 SIDES = ("safe", "unsafe")
 
@@ -41,14 +45,37 @@ def rate_errors(rows: list[dict], preds: list[str | None]) -> dict:
     return out
 
 
+def figures(rows: list[dict], preds: list[str | None]) -> dict:
+    """One model's rate errors, kappa, macro-F1 and accuracy of ``preds`` against the rows' human labels."""
+    report = agreement([r["label"] for r in rows], preds, REFUSAL_LABELS)
+    return {"rates": rate_errors(rows, preds), "kappa": report["kappa"], "macro_f1": report["macro_f1"],
+            "accuracy": report["accuracy"]}
+
+
 def validate(j: Judge, labelled: dict[str, list[dict]]) -> dict:
     """Rate errors, kappa and macro-F1 of one judge on each model's labelled rows, and the summary."""
-    per_model = {}
-    for model, rows in labelled.items():
-        report, preds = evaluate_judge(j, rows)
-        per_model[model] = {"rates": rate_errors(rows, preds), "kappa": report["kappa"], "macro_f1": report["macro_f1"],
-                            "accuracy": report["accuracy"]}
-    return {"judge": j.id, "per_model": per_model, **summarise(per_model)}
+    return validate_labels(j.id, labelled, {m: evaluate_judge(j, rows)[1] for m, rows in labelled.items()})
+
+
+def validate_labels(name: str, labelled: dict[str, list[dict]], preds: dict[str, list[str | None]]) -> dict:
+    """:func:`validate` for labels a judge has already given (e.g. the GPT-4 judge's labels XSTest published),
+    ``preds[model]`` aligned with ``labelled[model]``."""
+    per_model = {m: figures(rows, preds[m]) for m, rows in labelled.items()}
+    return {"judge": name, "per_model": per_model, **summarise(per_model)}
+
+
+def xstest_gpt4_judge_labels(labelled: dict[str, list[dict]], data_dir=None) -> dict[str, list[str]]:
+    """The labels XSTest's own GPT-4 judge gave the same answers (published with XSTest, registry
+    ``xstest-gpteval-<model>``), aligned by id with ``labelled``: the LLM-judge reference for :func:`validate_labels`."""
+    out = {}
+    for m, rows in labelled.items():
+        path = resolve(f"xstest-gpteval-{m}", data_dir).path
+        by_id = {r.id: r.label for r in read_xstest_completions(path, label_column="gpt4_label")}
+        missing = [r["id"] for r in rows if r["id"] not in by_id]
+        if missing:
+            raise DataError(path, f"no gpt4_label for id '{missing[0]}' ({len(missing)} of {len(rows)} missing)")
+        out[m] = [by_id[r["id"]] for r in rows]
+    return out
 
 
 def summarise(per_model: dict) -> dict:
