@@ -70,8 +70,7 @@ def in_domain_labels(model: str, data_dir=None, folds: int = 5, seed: int = 0) -
     model, the figure to read the held-out kappa against."""
     from sklearn.model_selection import StratifiedKFold
 
-    pairs, labels, _ = RefusalClassifier((model,), data_dir)._training_data()
-    n = len(read_xstest_completions(resolve(f"xstest-completions-{model}", data_dir).path))
+    pairs, labels, _, n = RefusalClassifier((model,), data_dir)._training_data()
     x, y, out = refusal_features(pairs), np.array(labels, dtype=object), np.empty(n, dtype=object)
     aux = np.arange(n, len(labels))
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(n), y[:n]):
@@ -97,6 +96,7 @@ class RefusalClassifier(Judge):
         return f"{VERSION}-{'+'.join(self.train_on)}"
 
     def _training_data(self):
+        """(pairs, labels, source sha256s, how many of the pairs are the labelled models' answers: they come first)."""
         pairs, labels, shas = [], [], []
         for m in self.train_on:
             comp = resolve(f"xstest-completions-{m}", self.data_dir)
@@ -104,6 +104,7 @@ class RefusalClassifier(Judge):
                 pairs.append((r.prompt, r.completion))
                 labels.append(r.label)
             shas.append(comp.sha256)
+        n_labelled = len(labels)
         for name, label in AUX_SOURCES:
             loaded = load_instructions(name, self.data_dir)
             recs = loaded.records
@@ -111,10 +112,10 @@ class RefusalClassifier(Judge):
                 pairs.append((recs[i].instruction, recs[i].output))
                 labels.append(label)
             shas.append(loaded.resolved.sha256)
-        return pairs, labels, shas
+        return pairs, labels, shas, n_labelled
 
     def fit(self) -> dict:
-        pairs, labels, shas = self._training_data()
+        pairs, labels, shas, _ = self._training_data()
         path = judge_cache(f"{self.id}-{cache_key(VERSION, str(AUX_PER_SOURCE), str(NGRAM_WEIGHT), str(C), *shas)}.npz")
         cached = load_weights(path)
         if cached is not None:
