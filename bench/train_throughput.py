@@ -56,7 +56,7 @@ def make_mixture(data_dir: str, n: int, work: Path) -> Path:
     return work / f"k{k}.json"
 
 
-def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false") -> tuple[float, float]:
+def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false") -> tuple[float, list[float]]:
     t = time.perf_counter()
     out = train(TrainConfig(progress=False, save_every=10_000, bf16=bf16, **SAFEMIX_HP), mixture, work / f"safemix{r}-{bf16}")
     dt = time.perf_counter() - t
@@ -64,7 +64,7 @@ def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false") -> t
     return dt, [x["loss"] for x in log if "loss" in x]
 
 
-def run_baseline(mixture: Path, work: Path, r: int = 0, bf16: bool = False) -> tuple[float, float, int]:
+def run_baseline(mixture: Path, work: Path, r: int = 0, bf16: bool = False) -> tuple[float, list[float], int]:
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
