@@ -15,7 +15,7 @@ from .train.config import TrainConfig
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def _registry(module: str, table: str):
@@ -246,6 +246,15 @@ class RunConfig(_Strict):
         return v
 
     @model_validator(mode="after")
+    def _train_model(self):
+        """Training uses ``model``: the train section carries it, so the train step's key covers it."""
+        if "model" in self.train.model_fields_set and self.train.model != self.model:
+            raise ValueError(f"train.model '{self.train.model}' differs from model '{self.model}' (set model only)")
+        if self.train.model != self.model:
+            self.train = self.train.model_copy(update={"model": self.model})
+        return self
+
+    @model_validator(mode="after")
     def _judges(self):
         from .judge.base import check_options
 
@@ -294,8 +303,17 @@ def read_yaml(path: str | Path):
     """A YAML file's document (safe loader: no tags executed); a one-line error naming the file."""
     try:
         return yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SafemixError(f"{path}: cannot read YAML ({exc})") from None
+    except OSError as exc:
+        raise SafemixError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise SafemixError(f"{path}: not valid UTF-8 text") from None
+    except RecursionError:
+        raise SafemixError(f"{path}: nested too deeply to be a config") from None
+    except yaml.YAMLError as exc:  # one line: where, and what is wrong
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SafemixError(f"{path}: invalid YAML: {where}{what}") from None
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -309,6 +327,8 @@ def load_run_config(path: str | Path) -> RunConfig:
         return RunConfig(**doc)
     except ValidationError as exc:
         raise SafemixError(f"{path}: {describe_errors(exc)}") from None
+    except RecursionError:
+        raise SafemixError(f"{path}: nested too deeply to be a config") from None
 
 
 def load_train_config(path: str | Path | None, overrides: dict) -> TrainConfig:

@@ -59,7 +59,7 @@ def test_quickstart_measures_helpfulness_offline():
      "option(s) timeout are taken by none of the judges refusal-clf"),
     ("name: x\nmodel: m\ndata: {general: g, n_general: 10, k: [0]}\njudges: [llm-refusal]\njudge_options: {timeout: 0}\n",
      "judge_options.timeout: Input should be greater than 0"),
-    ("name: [unclosed\n", "cannot read YAML"),
+    ("name: [unclosed\n", "invalid YAML: line 2 column 1: expected ',' or ']'"),
 ])
 def test_config_errors_name_the_key(tmp_path, text, message):
     path = tmp_path / "c.yaml"

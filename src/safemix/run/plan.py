@@ -42,7 +42,13 @@ class Step:
 
 
 def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
-    """Every step of the sweep in execution order (point by point, stages in registry order)."""
+    """Every step of the sweep in execution order (point by point, stages in registry order).
+    ``only`` names a k and/or seed of the sweep; one that is not in it is an error."""
+    for axis, values in (("k", cfg.data.k), ("seed", cfg.seeds)):
+        if only and axis in only and only[axis] not in values:
+            from ..errors import SafemixError
+
+            raise SafemixError(f"--only {axis}={only[axis]}: not a {axis} of this sweep ({', '.join(map(str, values))})")
     steps: list[Step] = []
     for seed in cfg.seeds:
         for k in cfg.data.k:

@@ -1,33 +1,89 @@
 """The sweep's stages: one class each, registered in order in :data:`STAGES`.
 
-A stage says which stage's output it reads (``parent``), whether the config enables it, what its
-key hashes besides its parent's key (``key_parts``), which file marks its output finished
-(``marker``, written by the stage itself, last) and how to ``run`` one step. ``plan()`` and the
-executors only go through this protocol, so adding a stage is one class here plus its test.
+A stage says which stage's output it reads (``parent``), whether the config enables it, which
+config fields decide its output (``reads``: all of them go into its key) and which it reads only to
+find its inputs (``unkeyed``), what its key hashes besides its parent's key (``key_parts``), which
+file marks its output finished (``marker``, written by the stage itself, last) and how to ``run`` one
+step. ``run`` is handed a :class:`ConfigView` that holds only the declared fields, so a stage cannot
+read a field its key does not cover without failing; tests/run/test_keys.py walks the config schema
+and checks that changing each field changes exactly the keys of the stages that read it.
+``plan()`` and the executors only go through this protocol, so adding a stage is one class here plus
+its test.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from ..artifacts import CAPABILITY, MIXTURE_MANIFEST, TRAIN_MANIFEST, mixture_file
 from ..data.resolve import ENV_DATA_DIR
 from ..markers import DONE
+from ..models.load import fingerprint
+from ..secrets import redact
+from ..train.config import TrainConfig
 
 if TYPE_CHECKING:
     from ..config import RunConfig
     from .plan import Step
 
 
+# judge options that bound waiting or batching, never the verdicts: left out of the judge step's key
+RUNTIME_OPTIONS = ("timeout", "max_retries", "max_time", "batch_size")
+
+
 def data_dir(cfg: RunConfig):
     return cfg.data.data_dir or os.environ.get(ENV_DATA_DIR)
+
+
+class UndeclaredRead(RuntimeError):
+    """A stage read a config field it does not declare (a bug in the stage: its key may miss it)."""
+
+
+class ConfigView:
+    """The run config as a stage may read it: the fields under its declared paths, nothing else."""
+
+    def __init__(self, obj, allowed: frozenset[str], prefix: str = ""):
+        self._obj, self._allowed, self._prefix = obj, allowed, prefix
+
+    def __getattr__(self, name: str):
+        path = self._prefix + name
+        value = getattr(self._obj, name)
+        if any(path == a or path.startswith(a + ".") for a in self._allowed):
+            return value
+        if value is not None and any(a.startswith(path + ".") for a in self._allowed):
+            return ConfigView(value, self._allowed, path + ".")
+        raise UndeclaredRead(f"a stage read config field '{path}' without declaring it (reads / unkeyed)")
+
+
+def local_file_digests(specs: list[str]) -> dict[str, str]:
+    """sha256 of the data specs that are files on disk (registry names are pinned by their sha256;
+    ``hf:`` specs by their revision), so an edited file re-runs the steps that read it."""
+    from ..data.registry import REGISTRY
+    from ..fileio import sha256_file
+
+    out = {}
+    for spec in specs:
+        path = Path(str(spec).split("?", 1)[0]).expanduser()
+        if str(spec).lower() not in REGISTRY and path.is_file():
+            out[str(spec)] = sha256_file(path)
+    return out
 
 
 class Stage:
     name: ClassVar[str]
     parent: ClassVar[str | None] = None
     marker: ClassVar[str] = DONE
+    # config fields (dotted paths; a section stands for every field in it) that decide the output:
+    # every one of them is covered by ``key_parts``
+    reads: ClassVar[tuple[str, ...]] = ()
+    # fields read but left out of the key, each because it cannot change the output (where to find
+    # the inputs, how to show progress, limits that only bound waiting)
+    unkeyed: ClassVar[tuple[str, ...]] = ()
+
+    def view(self, cfg: RunConfig) -> ConfigView:
+        return ConfigView(cfg, frozenset(self.reads + self.unkeyed))
 
     def enabled(self, cfg: RunConfig) -> bool:
         return True
@@ -42,9 +98,15 @@ class Stage:
 
 class MixtureStage(Stage):
     name, marker = "mixture", MIXTURE_MANIFEST
+    reads = ("data.general", "data.n_general", "data.safety", "data.strategy")
+    # data_dir / allow_unpinned: where the (sha256-checked) sets are found; leakage: a warning written
+    # beside the records, computed against the suites to evaluate, and never changing them
+    unkeyed = ("data.data_dir", "data.allow_unpinned", "data.leakage", "generate.suites")
 
     def key_parts(self, cfg, k, seed):
-        return (cfg.data.model_dump(exclude={"k", "data_dir", "allow_unpinned", "leakage"}), k, seed)
+        files = local_file_digests([cfg.data.general, cfg.data.safety])
+        return (cfg.data.model_dump(include={"general", "n_general", "safety", "strategy"}), k, seed,
+                *((files,) if files else ()))
 
     def run(self, step, cfg, progress=False):
         from ..data.load import load_instructions
@@ -61,9 +123,14 @@ class MixtureStage(Stage):
 
 class TrainStage(Stage):
     name, parent, marker = "train", "mixture", TRAIN_MANIFEST
+    reads = ("model", "train")
+    unkeyed = tuple(f"train.{f}" for f in sorted(TrainConfig.NOT_IN_KEY))  # never change the weights
 
     def key_parts(self, cfg, k, seed):
-        return (cfg.train.result_fields(), seed)
+        # cfg.train.model is cfg.model (RunConfig sees to it); a local model folder adds its content hash
+        local = Path(cfg.model).expanduser()
+        model = (fingerprint(local),) if local.is_dir() else ()
+        return (cfg.train.result_fields(), seed, *model)
 
     def run(self, step, cfg, progress=False):
         from ..train import train
@@ -75,10 +142,14 @@ class TrainStage(Stage):
 
 class GenerateStage(Stage):
     name, parent = "generate", "train"
+    reads = ("generate",)
+    unkeyed = ("data.data_dir",)
 
     def key_parts(self, cfg, k, seed):
         # bf16 joined the section later: left at auto it is not part of the key (earlier runs resume)
-        return (cfg.generate.model_dump(exclude={"bf16"} if cfg.generate.bf16 == "auto" else None),)
+        files = local_file_digests(cfg.generate.suites)
+        return (cfg.generate.model_dump(exclude={"bf16"} if cfg.generate.bf16 == "auto" else None),
+                *((files,) if files else ()))
 
     def run(self, step, cfg, progress=False):
         from ..generate import generate, get_decoding
@@ -91,11 +162,18 @@ class GenerateStage(Stage):
 
 class JudgeStage(Stage):
     name, parent = "judge", "generate"
+    reads = ("judges", "judge_options", "budget")
+    unkeyed = ("data.data_dir", *(f"judge_options.{o}" for o in RUNTIME_OPTIONS))
 
     def key_parts(self, cfg, k, seed):
+        # the endpoint and the judge model decide the verdicts; credentials in a URI do not (and the run
+        # folder's copy of the config has them removed: the key must be the same from either)
+        options = {o: redact(v) if isinstance(v, str) else v for o, v in cfg.judge_options.given().items()
+                   if o not in RUNTIME_OPTIONS}
+        extra = (options,) if options else ()
         if not cfg.budget:
-            return (judge_keys(cfg.judges, **cfg.judge_options.given()),)
-        return (judge_keys(cfg.judges + [cfg.budget.judge], **cfg.judge_options.given()), cfg.budget.model_dump())
+            return (judge_keys(cfg.judges, **cfg.judge_options.given()), *extra)
+        return (judge_keys(cfg.judges + [cfg.budget.judge], **cfg.judge_options.given()), cfg.budget.model_dump(), *extra)
 
     def run(self, step, cfg, progress=False):
         from ..judge import judge
@@ -112,6 +190,7 @@ class JudgeStage(Stage):
 
 class CapabilityStage(Stage):
     name, parent, marker = "capability", "train", CAPABILITY
+    reads = ("capability",)
 
     def enabled(self, cfg):
         return cfg.capability is not None
@@ -129,6 +208,8 @@ class CapabilityStage(Stage):
 
 class QualityStage(Stage):
     name, parent = "quality", "generate"
+    reads = ("quality.judge", "quality.judge_model", "quality.suite")
+    unkeyed = ("data.data_dir",)
 
     def enabled(self, cfg):
         return cfg.quality is not None
@@ -144,6 +225,17 @@ class QualityStage(Stage):
         judge([q.judge], step.parent.path, step.path, judge_kwargs={"data_dir": data_dir(cfg), "judge_model": q.judge_model},
               suites=[q.suite])
 
+
+# config fields no step reads, each with why: a change to one of them re-runs nothing
+NOT_IN_STEPS = {
+    "name": "the run folder's name",
+    "seeds": "the sweep's axis: each point's key has its own seed",
+    "data.k": "the sweep's axis: each point's key has its own k",
+    "report": "read by the report, which is rewritten on every run",
+    "quality.baseline_k": "which k the report compares each quality score against",
+    "executor": "where the points run, not what they compute",
+    "tracking": "where results are sent after they are made",
+}
 
 STAGES: dict[str, Stage] = {s.name: s for s in (MixtureStage(), TrainStage(), GenerateStage(), JudgeStage(),
                                                  CapabilityStage(), QualityStage())}
@@ -164,4 +256,4 @@ def _local_digests(tasks: list[str]) -> dict[str, str]:
     return {s.name: sha256_file(s.path) for s in parse_tasks(tasks) if s.local and s.path.is_file()}
 
 
-__all__ = ["STAGES", "Stage", "data_dir", "judge_keys"]
+__all__ = ["NOT_IN_STEPS", "STAGES", "ConfigView", "Stage", "UndeclaredRead", "data_dir", "judge_keys", "local_file_digests"]

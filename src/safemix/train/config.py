@@ -8,13 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str = "smollm2-135m"
     method: Literal["lora", "full", "qlora"] = "lora"
     prompt_format: Literal["alpaca", "chat"] = "alpaca"
     # LoRA (paper: r=8, alpha=16, dropout 0.05 on q_proj/v_proj)
-    lora_r: int = Field(8, gt=0)
+    # upper bounds refuse, before any work, values that would ask for terabytes (r above the widest layer
+    # of any model safemix trains makes no sense; cutoff_len beyond any context length)
+    lora_r: int = Field(8, gt=0, le=4096)
     lora_alpha: int = Field(16, gt=0)
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     lora_target_modules: list[str] = ["q_proj", "v_proj"]
@@ -27,7 +29,7 @@ class TrainConfig(BaseModel):
     warmup_steps: int = Field(0, ge=0)
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float | None = 1.0
-    cutoff_len: int = Field(256, gt=8)
+    cutoff_len: int = Field(256, gt=8, le=1_048_576)
     val_size: int = Field(0, ge=0)  # held-out examples; > 0 keeps the best checkpoint by val loss
     eval_every: int = Field(0, ge=0)  # steps between validations (0: once per epoch)
     # what the loss sees
