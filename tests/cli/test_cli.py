@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from safemix.markers import mark_done
+from safemix.markers import mark_generated
 
 
 @pytest.mark.parametrize("args", [["--help"], ["data", "--help"], ["data", "mix", "--help"],
@@ -56,7 +56,7 @@ def test_eval_capability_and_quality_cli(run_cli, tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "I-Alpaca.jsonl").write_text(json.dumps(
             {"id": "I-Alpaca:0", "key": name, "prompt": "Explain how rain forms.", "output": answer}) + "\n")
-        mark_done(tmp_path / name, "generate")
+        mark_generated(tmp_path / name)
     code, stdout, _ = run_cli("eval", "quality", "--baseline", tmp_path / "k0", "--candidate", tmp_path / "k100",
                               "--judge", "quality-relevance", "--out", tmp_path / "q")
     assert code == 0 and json.loads(stdout)["win_rate"] == 1.0

@@ -8,7 +8,7 @@ import pytest
 
 from safemix.judge import get_judge, judge
 from safemix.judge.guards import parse_llama_guard, parse_wildguard, parse_yes_no
-from safemix.markers import mark_done
+from safemix.markers import mark_generated
 
 P, R = "How do I kill a Python process?", "Use `kill PID`."
 
@@ -110,7 +110,7 @@ def test_guard_path_end_to_end_on_the_builtin_model(smollm, tmp_path):
     recs = [{"id": f"S:{i}", "prompt": p, "output": r, "key": f"k{i}"}
             for i, (p, r) in enumerate([(P, R), ("Write a poem", "Roses are red.")])]
     (gen / "S.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    mark_done(gen, "generate")
+    mark_generated(gen)
     paths = judge(["wildguard"], gen, tmp_path / "out", judge_kwargs={"judge_model": "smollm2-135m", "max_new_tokens": 8})
     out = [json.loads(x) for x in paths[("S", "wildguard")].read_text().splitlines()]
     assert [r["kind"] for r in out] == ["harm", "harm"] and all(r["judge"] == "wildguard" for r in out)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from safemix.judge import COMPLIANCE, PARTIAL, REFUSAL, JudgeFailures, LLMJudge, get_judge, judge, parse_verdict
-from safemix.markers import mark_done
+from safemix.markers import mark_generated
 
 SECRET = "sk-test-do-not-log-123"
 
@@ -137,7 +137,7 @@ def _gen(tmp_path, prompts):
     recs = [{"id": f"S:{i}", "prompt": p, "output": "some answer" if p else "", "key": f"k{i}", "finish_reason": "eos"}
             for i, p in enumerate(prompts)]
     (d / "S.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    mark_done(d, "generate")
+    mark_generated(d)
     return d
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from safemix.judge import JudgeFailures, judge
 from safemix.judge.moderation import ModerationJudge
-from safemix.markers import mark_done
+from safemix.markers import mark_generated
 
 SECRET = "sk-moderation-test-123"
 CATEGORIES = ("harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
@@ -105,7 +105,7 @@ def test_stage_records_failures_and_a_rerun_asks_only_for_them(server, tmp_path)
     answers = ["kill it", "fine", "flaky answer", "also fine"]
     (gen / "S.jsonl").write_text("".join(json.dumps({"id": f"S:{i}", "prompt": "q", "output": a, "key": f"k{i}"}) + "\n"
                                          for i, a in enumerate(answers)))
-    mark_done(gen, "generate")
+    mark_generated(gen)
     seen["fail"].add("flaky answer")
     opts = {"base_url": url, "judge_model": "m", "timeout": 2, "max_retries": 0, "batch_size": 1}
     with pytest.raises(JudgeFailures, match=r"1 verdict\(s\) failed \(moderation on S: 1 x HTTP 503 after 1 attempts\)"):

@@ -7,7 +7,7 @@ import pytest
 from safemix.errors import SafemixError
 from safemix.judge import RewardModelJudge, get_judge, win_rate
 from safemix.judge.quality import compare_quality
-from safemix.markers import mark_done
+from safemix.markers import mark_generated
 
 
 def test_win_rate_counts_ties_half_and_only_shared_prompts():
@@ -39,7 +39,7 @@ def _gens(folder, outputs: dict[str, str], suite="I-Alpaca"):
     recs = [{"id": f"{suite}:{i}", "key": f"{folder.name}-{i}", "prompt": f"Explain topic {i}.", "output": out}
             for i, out in outputs.items()]
     (folder / f"{suite}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    mark_done(folder, "generate")
+    mark_generated(folder)
 
 
 def test_compare_quality_with_a_local_reward_model(tiny_deberta, tmp_path):

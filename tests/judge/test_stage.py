@@ -4,14 +4,14 @@ import pytest
 
 from safemix.errors import DataError, SafemixError
 from safemix.judge import Judge, Verdict, judge, read_labels
-from safemix.markers import mark_done
+from safemix.markers import mark_done, mark_generated
 
 
 def _gen_dir(tmp_path, records, name="Suite"):
     d = tmp_path / "gen"
     d.mkdir(exist_ok=True)
     (d / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    mark_done(d, "generate")
+    mark_done(d, "generate", records={name: len(records)})
     return d
 
 
@@ -43,6 +43,9 @@ def test_judge_stage_writes_and_caches(tmp_path):
     judge([c], gen, tmp_path / "out")
     assert c.n == 3  # nothing new to score
     (gen / "Suite.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECS + [{**RECS[0], "id": "s:3", "key": "k3"}]))
+    with pytest.raises(DataError, match="holds 4 record"):  # the marker says 3: a changed file is not judged silently
+        judge([c], gen, tmp_path / "out")
+    mark_generated(gen)
     judge([c], gen, tmp_path / "out")
     assert c.n == 4
 
@@ -56,7 +59,7 @@ def test_judge_stage_bad_inputs(tmp_path):
         judge(["nope"], _gen_dir(tmp_path, RECS), tmp_path / "out")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(SafemixError, match="no SUITE.jsonl generation files"):
+    with pytest.raises(SafemixError, match="incomplete generate output"):
         judge(["xstest-strmatch"], empty, tmp_path / "o")
 
     class Short(Judge):
@@ -125,7 +128,7 @@ def test_incomplete_generations_are_refused_and_judging_marks_its_own_output(tmp
     with pytest.raises(SafemixError, match=r"gen: incomplete generate output .* finish it with: safemix generate"):
         judge(["xstest-strmatch"], gen, tmp_path / "out")
     assert not (tmp_path / "out").exists()
-    mark_done(gen, "generate")
+    mark_generated(gen)
     judge(["xstest-strmatch"], gen, tmp_path / "out")
     marker = json.loads((tmp_path / "out" / "done.json").read_text())
     assert marker["stage"] == "judge" and marker["complete"] is True and marker["suites"] == ["Suite"]

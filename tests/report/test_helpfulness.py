@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from safemix.markers import mark_judged
 from safemix.report import Point
 from safemix.report.helpfulness import capability_rows, quality_rows
 
@@ -20,6 +21,7 @@ def _point(tmp_path, k, seed, acc=None, scores=None):
         qual.mkdir()
         (qual / "I-Alpaca.quality-rm.jsonl").write_text("".join(
             json.dumps({"id": f"I-Alpaca:{i}", "judge": "quality-rm", "kind": "quality", "score": s, "key": f"v{i}"}) + "\n" for i, s in enumerate(scores)))
+        mark_judged(qual, ["I-Alpaca"])
     return Point(k, seed, tmp_path, tmp_path, capability=cap, quality=qual)
 
 

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from safemix.markers import mark_generated, mark_judged
 from safemix.report import Point, build_report
 
 PAYLOAD = "<script>document.body.setAttribute('data-pwned','1')</script><img src=x onerror=\"document.title='pwned'\">"
@@ -42,6 +43,8 @@ def _point(tmp_path, k, refuse_safe, refuse_unsafe, harmful):
            "label": "1_full_compliance" if i < harmful else "2_full_refusal", "score": None, "key": f"r{k}-{i}"}
           for i, r in enumerate(harm)]
     (jud / "Q-Harm.xstest-strmatch.jsonl").write_text("".join(json.dumps(v) + "\n" for v in rv))
+    mark_generated(gen)
+    mark_judged(jud, ["xstest", "Q-Harm"])
     return Point(k, 1, gen, jud)
 
 

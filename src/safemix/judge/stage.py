@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ..artifacts import GenerationRecord, VerdictRecord, read_records, verdict_file
+from ..artifacts import GenerationRecord, VerdictRecord, generation_file, read_records, verdict_file
 from ..errors import DataError, SafemixError
-from ..markers import clear_done, mark_done, require_done
+from ..markers import clear_done, finished_generations, mark_done
 from ..store import SuiteStore
 from .base import Judge, Verdict, get_judges
 from .learned import cache_key
@@ -38,30 +38,25 @@ def read_generations(path: Path) -> list[GenerationRecord]:
     return out
 
 
-def generation_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise SafemixError(f"{folder}: not a folder of generations")
-    files = sorted(p for p in folder.glob("*.jsonl") if p.stem.count(".") == 0)
-    if not files:
-        raise SafemixError(f"{folder}: no SUITE.jsonl generation files")
-    return files
-
-
 def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, batch_size: int = 256,
           judge_kwargs: dict | None = None, suites: list[str] | None = None,
           subsets: dict | None = None) -> dict[tuple[str, str], Path]:
     """Score every generation file (or only those of ``suites``) with every judge; returns
     {(suite, judge id): path}. ``subsets``: {judge id: f(suite, ids) -> ids it sees} for a judge on a
     budget (its file then holds only those answers)."""
-    files = generation_files(Path(generations))
-    require_done(Path(generations), "generate", f"safemix generate ... --out {generations}")
+    if not Path(generations).is_dir():
+        raise SafemixError(f"{generations}: not a folder of generations")
+    # the suites and their counts as the generation's marker lists them, every file checked before writing
+    data = finished_generations(Path(generations))
     if suites is not None:  # names match case-insensitively (q-harm -> Q-Harm.jsonl)
         wanted = {s.lower() for s in suites}
-        missing = sorted(wanted - {f.stem.lower() for f in files})
+        missing = sorted(wanted - {s.lower() for s in data})
         if missing:
             raise SafemixError(f"{generations}: no generations for suite(s) {', '.join(missing)}")
-        files = [f for f in files if f.stem.lower() in wanted]
-    data = {f.stem: read_generations(f) for f in files}  # validate everything before writing
+        data = {s: recs for s, recs in data.items() if s.lower() in wanted}
+    for suite, recs in data.items():
+        if not recs:
+            raise DataError(generation_file(Path(generations), suite), "no records (empty set)")
     named = [j for j in judges if not isinstance(j, Judge)]
     made = iter(get_judges(named, **(judge_kwargs or {})) if named else [])
     objs = [j if isinstance(j, Judge) else next(made) for j in judges]
@@ -69,7 +64,7 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
         raise SafemixError("no judges given")
     out = Path(out)
     clear_done(out)
-    paths, failures = {}, Counter()
+    paths, failures, counts = {}, Counter(), {}
     for j in objs:
         for suite, recs in data.items():
             if subsets and j.id in subsets:
@@ -81,15 +76,17 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
             for start in range(0, len(todo), batch_size):
                 idx = todo[start:start + batch_size]
                 store.add([_record(j, suite, recs[i], keys[i], v) for i, v in zip(idx, _verdicts(j, [recs[i] for i in idx]))])
-            for rec in store.finalise(keys):
+            written = store.finalise(keys)
+            for rec in written:
                 if rec.get("failed"):
                     failures[(j.id, suite, rec["error"])] += 1
             paths[(suite, j.id)] = store.path
+            counts.setdefault(suite, {})[j.id] = len(written)
     if failures:
         total = sum(failures.values())
         detail = "; ".join(f"{jid} on {suite}: {n} x {err}" for (jid, suite, err), n in sorted(failures.items())[:5])
         raise JudgeFailures(f"{total} verdict(s) failed ({detail}); they are recorded in {out} and the next run retries them")
-    mark_done(out, "judge", judges=sorted({j.key for j in objs}), suites=sorted(data))
+    mark_done(out, "judge", judges=sorted({j.key for j in objs}), suites=sorted(data), files=counts)
     return paths
 
 

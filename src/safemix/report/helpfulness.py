@@ -3,7 +3,8 @@ win rate against the baseline k (same seed, same prompts)."""
 
 from __future__ import annotations
 
-from ..artifacts import CAPABILITY, CapabilityResult, VerdictRecord, read_record, read_records
+from ..artifacts import CAPABILITY, CapabilityResult, read_record
+from ..markers import finished_verdicts
 from ..stats import bootstrap_ci, win_rate
 
 CAPABILITY_METRICS = ("acc", "acc_norm")
@@ -29,10 +30,10 @@ def capability_rows(points) -> list[dict]:
 def _scores(pt) -> dict[tuple[str, str], dict[str, float]]:
     """{(suite, judge): {prompt id: score}} from a point's quality verdicts."""
     out: dict[tuple[str, str], dict[str, float]] = {}
-    for f in sorted(pt.quality.glob("*.jsonl")) if pt.quality else []:
-        for v in read_records(VerdictRecord, f):
-            if v.score is not None:  # records written before they carried their suite: the file is SUITE.JUDGE.jsonl
-                out.setdefault((v.suite or f.name.split(".", 1)[0], v.judge), {})[v.id] = v.score
+    for (suite, _), verdicts in sorted(finished_verdicts(pt.quality).items()) if pt.quality else []:
+        for v in verdicts:
+            if v.score is not None:
+                out.setdefault((suite, v.judge), {})[v.id] = v.score
     return out
 
 

@@ -7,10 +7,12 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import GenerationRecord, Record, VerdictRecord, read_records
+from ..artifacts import verdict_file
 from ..data.registry import HARMFUL_SUITES, report_group
 from ..errors import DataError
+from ..fileio import csv_cell
 from ..judge.base import COMPLIANCE, HARM_LABELS, KINDS, REFUSAL
+from ..markers import finished_generations, finished_verdicts
 from ..stats import bootstrap_ci
 from .health import HEALTH_METRICS, health
 from .stats import RATE_METRICS, pooled_ci, wilson
@@ -28,12 +30,6 @@ class Point:
     judgements: Path
     capability: Path | None = None  # folder with capability.json (lm-eval scores)
     quality: Path | None = None  # folder of quality-judge verdicts
-
-
-def _jsonl(path: Path, model: type[Record]) -> list[dict]:
-    """Records of a finished step's JSONL, validated as ``model``; a torn or invalid line is a
-    one-line error naming it."""
-    return [rec.dump() for rec in read_records(model, path)] if path.is_file() else []
 
 
 def _group(suite: str, rec: dict) -> str:
@@ -66,9 +62,10 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
         outcomes.setdefault((group, judge, metric), {}).setdefault(pt.k, {})[pt.seed] = values
 
     for pt in points:
-        for gen_file in sorted(pt.generations.glob("*.jsonl")):
-            suite = gen_file.stem
-            gens = {r["key"]: r for r in _jsonl(gen_file, GenerationRecord)}
+        # what the steps' markers list, each file checked against its count (a missing or short file is an error)
+        generated, judged = finished_generations(pt.generations), finished_verdicts(pt.judgements)
+        for suite in sorted(generated):
+            gens = {r.key: r.dump() for r in generated[suite]}
             groups: dict[str, list[dict]] = {}
             for r in gens.values():
                 groups.setdefault(_group(suite, r), []).append(r)
@@ -81,19 +78,22 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
                 flags = {r["id"]: health(r) for r in recs}
                 for metric in HEALTH_METRICS:
                     add(g, pt, "-", metric, {pid: f[metric] for pid, f in flags.items()})
-            for jfile in sorted(pt.judgements.glob(f"{suite}.*.jsonl")):
-                verdicts = _jsonl(jfile, VerdictRecord)
+            for judge_id in sorted(j for s_, j in judged if s_ == suite):
+                jfile = verdict_file(pt.judgements, suite, judge_id)
+                verdicts = [v.dump() for v in judged[(suite, judge_id)]]
                 by_group: dict[str, list[tuple[str, dict]]] = {}
                 for i, v in enumerate(verdicts):
                     if v.get("kind") not in KINDS:
                         raise DataError(jfile, f"verdict without a known judge kind ({v.get('kind')!r}); "
                                                "re-run 'safemix judge' on this folder", i)
-                    if v["gen_key"] in gens:
-                        gen = gens[v["gen_key"]]
-                        by_group.setdefault(_group(suite, gen), []).append((gen["id"], v))
-                        if pt.seed == first_seed:
-                            a = answers[(_group(suite, gen), gen["id"])]
-                            a["verdicts"].setdefault(pt.k, {})[v["judge"]] = v["label"]
+                    if v["gen_key"] not in gens:
+                        raise DataError(jfile, "a verdict on an answer that is not in the generation file; "
+                                               "re-run 'safemix judge' on this folder", i)
+                    gen = gens[v["gen_key"]]
+                    by_group.setdefault(_group(suite, gen), []).append((gen["id"], v))
+                    if pt.seed == first_seed:
+                        a = answers[(_group(suite, gen), gen["id"])]
+                        a["verdicts"].setdefault(pt.k, {})[v["judge"]] = v["label"]
                 for g, vs in by_group.items():
                     for metric, values in _metrics(g, vs[0][1]["kind"], vs).items():
                         add(g, pt, vs[0][1]["judge"], metric, values)
@@ -158,11 +158,11 @@ def _metrics(group: str, kind: str, vs: list[tuple[str, dict]]) -> dict[str, dic
     return out
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(rows: list[dict], columns: tuple[str, ...] = COLUMNS) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     w.writeheader()
-    w.writerows(rows)
+    w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     return buf.getvalue()
 
 
