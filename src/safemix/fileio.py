@@ -65,6 +65,25 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def atomic_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Copy ``src`` to ``dst`` atomically; a symlink at ``dst`` is replaced, never written through."""
+    import shutil
+
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def inside(root: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """``path``, refused (one-line error) when it or a folder on the way to it is a symlink leading
+    out of ``root``: what a run writes stays in its run folder."""
+    from .errors import SafemixError
+
+    root_real, real = Path(root).resolve(), Path(path).resolve()
+    if real != root_real and root_real not in real.parents:
+        raise SafemixError(f"{path}: leads out of {root} (through a symlink); refusing to write there")
+    return Path(path)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
@@ -85,3 +104,14 @@ def cache_dir(*parts: str) -> Path:
         xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         root = os.path.join(xdg, "safemix")
     return Path(root).joinpath(*parts)
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell a spreadsheet shows as text: a string that would start a formula (a suite file named
+    ``=cmd|...``) gets a leading apostrophe; numbers, and the plain "-" of rows without a judge, stay."""
+    if isinstance(value, str) and value.startswith(_FORMULA) and value != "-":
+        return "'" + value
+    return value

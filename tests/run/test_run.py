@@ -25,6 +25,7 @@ capability: {{tasks: ["toy={mc}"], batch_size: 8}}
 quality: {{judge: quality-relevance, suite: q-harm}}
 tracking: {{tensorboard: {{}}}}
 report: {{cards: [8]}}
+executor: {{kind: local, ray: {{address: "ray://alice:s3cr3t-ray@127.0.0.1:10001"}}}}
 """
 MC = [{"question": "What color is the sky on a clear day?", "choices": ["blue", "green"], "answer": 0},
       {"question": "How many legs does a cat have?", "choices": ["two", "four", "ten"], "answer": 1},
@@ -147,6 +148,10 @@ def test_kill_9_and_resume_equals_uninterrupted(tiny_config, tmp_path):
     timed = {json.loads(p.read_text())["stage"] for p in straight.glob("*/*/timing.json")}
     assert timed == {"mixture", "train", "generate", "judge", "capability", "quality"}
     assert re.search(r"where the time goes .*\n\s+mixture\s+2 step\(s\)", status(straight))
+    # credentials: none in any file of the run folder, the tracker's store (under it) included
+    leaked = [p for p in straight.rglob("*") if p.is_file() and b"s3cr3t" in p.read_bytes()]
+    assert not leaked and "ray://***@127.0.0.1:10001" in (straight / "config.yaml").read_text()
+    assert "12/12 steps done" in status(straight)  # the redacted copy plans the same keys
 
     killed = tmp_path / "killed"
     cmd = [sys.executable, "-m", "safemix", "run", str(tiny_config), "--out", str(killed)]
@@ -271,6 +276,13 @@ def _check_card(run_dir, results_csv):
     assert line == f"| harmful compliance (all harmful prompts) | {cells[0]} | {cells[1]} |"
     with pytest.raises(SafemixError, match="no point k=5"):
         build_card(run_dir, 5)
+    # a symlink planted in the card folder is replaced, never written through to the file outside
+    victim = run_dir.parent / "victim.safetensors"
+    victim.write_bytes(b"keep me")
+    (folder / "adapter_model.safetensors").unlink()
+    (folder / "adapter_model.safetensors").symlink_to(victim)
+    build_card(run_dir, 8)
+    assert victim.read_bytes() == b"keep me" and not (folder / "adapter_model.safetensors").is_symlink()
     calls = []
 
     class Client:  # stands in for huggingface_hub.HfApi at the network boundary

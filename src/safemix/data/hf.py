@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 from ..errors import DataError, MissingExtraError, SafemixError
+from .parse import check_text
 from .records import EvalPrompt, Instruction
 
 LOCAL = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv"}
@@ -83,7 +84,15 @@ def _text(row: dict, col: str, where, i: int, required: bool = True) -> str:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise DataError(where, f"column '{col}' is {'missing' if value is None else 'empty or not text'}", i)
-    return value
+    return check_text(value, f"column '{col}'", where, i)
+
+
+def _mapped_columns(mapping: dict[str, str], rows: list[dict], where) -> None:
+    """Every column a ``?key=COL`` mapping names exists (a typo would otherwise be read as empty)."""
+    cols = set(rows[0])
+    for key, col in mapping.items():
+        if col not in cols:
+            raise DataError(where, f"?{key}={col}: no column '{col}' (found: {sorted(cols)})")
 
 
 def _chat(row: dict, col: str, where, i: int) -> tuple[str, str]:
@@ -102,6 +111,7 @@ def _chat(row: dict, col: str, where, i: int) -> tuple[str, str]:
 def to_instructions(rows: list[dict], mapping: dict[str, str], source: str, where) -> list[Instruction]:
     if not rows:
         raise DataError(where, "no records (empty set)")
+    _mapped_columns(mapping, rows, where)
     cols = set(rows[0])
     if "messages" not in mapping and not {"instruction", "output"} & set(mapping):
         if {"instruction", "output"} <= cols:
@@ -129,8 +139,11 @@ def to_instructions(rows: list[dict], mapping: dict[str, str], source: str, wher
 def to_prompts(rows: list[dict], mapping: dict[str, str], suite: str, where) -> list[EvalPrompt]:
     if not rows:
         raise DataError(where, "no records (empty set)")
+    _mapped_columns(mapping, rows, where)
     col = mapping.get("prompt") or mapping.get("instruction") or next(
         (c for c in ("prompt", "instruction", "question") if c in rows[0]), None)
     if col is None:
         raise DataError(where, f"no prompt column (found: {sorted(rows[0])}); map it with ?prompt=COL")
-    return [EvalPrompt(_text(r, col, where, i), suite, f"{suite}:{i}") for i, r in enumerate(rows)]
+    inp = mapping.get("input")
+    return [EvalPrompt(_text(r, col, where, i), suite, f"{suite}:{i}", input=_text(r, inp, where, i, required=False)
+                       if inp else "") for i, r in enumerate(rows)]

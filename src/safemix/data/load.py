@@ -88,13 +88,24 @@ def load_suite(name: PathLike, data_dir: PathLike | None = None) -> Loaded:
 
 def load_suites(names: str | list[str], data_dir: PathLike | None = None) -> dict[str, Loaded]:
     """Several suites; groups such as ``paper`` and ``all`` are expanded."""
-    out = {}
+    out, spec_of = {}, {}
     for n in expand_suites(names):
         loaded = load_suite(n, data_dir)
-        out[loaded.name] = loaded
+        if loaded.name in out and _same_source(out[loaded.name], loaded):
+            continue  # one suite named twice (e.g. a group and a member in another case)
+        if loaded.name in out:  # answers are filed by suite name: two of one name would overwrite
+            raise SafemixError(f"suites '{spec_of[loaded.name]}' and '{n}' are both named '{loaded.name}'; "
+                               "rename one of the files")
+        out[loaded.name], spec_of[loaded.name] = loaded, n
     if not out:
         raise SafemixError("no eval suites given")
     return out
+
+
+def _same_source(a: Loaded, b: Loaded) -> bool:
+    if a.resolved is None or b.resolved is None:
+        return a.origin == b.origin
+    return Path(a.resolved.path).resolve() == Path(b.resolved.path).resolve()
 
 
 def load_preferences(name: PathLike, data_dir: PathLike | None = None) -> Loaded:

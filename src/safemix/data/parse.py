@@ -16,7 +16,8 @@ from typing import Any, Iterator
 
 from ..errors import DataError
 
-_BAD_UTF8 = re.compile("[\udc80-\udcff]")
+_BAD_TEXT = re.compile("[\ud800-\udfff]")  # bad UTF-8 bytes (surrogateescape) or a JSON-escaped lone surrogate
+MAX_TEXT = 200_000  # characters in one field: far past any context safemix runs, and bounds memory up front
 
 
 def read_text(path: Path) -> str:
@@ -78,11 +79,29 @@ def field(obj: Any, key: str, path: Path, index: int, *, required: bool = True,
     value = obj[key]
     if not isinstance(value, str):
         raise DataError(path, f"field '{key}' must be a string, got {type(value).__name__}", index)
-    if _BAD_UTF8.search(value):
-        raise DataError(path, f"field '{key}' is not valid UTF-8", index)
+    check_text(value, f"field '{key}'", path, index)
     if not allow_empty and not value.strip():
         raise DataError(path, f"field '{key}' is empty", index)
     return value
+
+
+def check_text(value: str, what: str, path, index: int | None) -> str:
+    """A text value that can be encoded and held: valid UTF-8 (no lone surrogate), at most MAX_TEXT characters."""
+    if _BAD_TEXT.search(value):
+        raise DataError(path, f"{what} is not valid UTF-8 (a stray byte or an unpaired surrogate)", index)
+    if len(value) > MAX_TEXT:
+        raise DataError(path, f"{what} has {len(value):,} characters (at most {MAX_TEXT:,})", index)
+    return value
+
+
+def unique_ids(records: list, path) -> list:
+    """``records`` (each with an ``id``), refusing a repeated id: answers and verdicts are matched by it."""
+    seen: dict[str, int] = {}
+    for i, r in enumerate(records):
+        if r.id in seen:
+            raise DataError(path, f"id '{r.id}' repeats record {seen[r.id]}", i)
+        seen[r.id] = i
+    return records
 
 
 def nonempty(records: list, path: Path) -> list:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import DataError
-from .parse import field, iter_csv, iter_jsonl, load_json, nonempty
+from .parse import field, iter_csv, iter_jsonl, load_json, nonempty, unique_ids
 from .records import EvalPrompt, Instruction, LabelledCompletion, PreferencePair
 
 XSTEST_LABELS = ("safe", "unsafe")
@@ -95,7 +95,7 @@ def read_prompts(path: str | Path, suite: str | None = None) -> list[EvalPrompt]
         label=field(r, "label", path, i, required=False) or None,
         type=field(r, "type", path, i, required=False) or None,
     ) for i, r in rows]
-    return nonempty(out, path)
+    return nonempty(unique_ids(out, path), path)
 
 
 def read_xstest(path: str | Path, suite: str = "xstest") -> list[EvalPrompt]:
@@ -109,7 +109,7 @@ def read_xstest(path: str | Path, suite: str = "xstest") -> list[EvalPrompt]:
         out.append(EvalPrompt(prompt=field(row, "prompt", path, i), suite=suite,
                               id=f"{suite}:{field(row, 'id', path, i)}", label=label,
                               type=field(row, "type", path, i)))
-    return nonempty(out, path)
+    return nonempty(unique_ids(out, path), path)
 
 
 def read_xstest_completions(path: str | Path, label_column: str = "final_label") -> list[LabelledCompletion]:

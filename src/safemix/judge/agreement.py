@@ -10,7 +10,7 @@ from pathlib import Path
 from ..data.parse import field, iter_jsonl
 from ..data.readers import read_xstest_completions
 from ..errors import DataError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, csv_cell
 from .base import HARM_LABELS, REFUSAL_LABELS, Judge
 from .metrics import agreement
 
@@ -69,7 +69,7 @@ def write_labels(path: str | Path, rows: list[dict], preds: list[str | None]) ->
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["id", "label"])
     for r, p in zip(rows, preds):
-        w.writerow([r["id"], p or ""])
+        w.writerow([csv_cell(r["id"]), p or ""])
     atomic_write_text(path, buf.getvalue())
 
 

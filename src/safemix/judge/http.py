@@ -51,6 +51,33 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
+MAX_BODY = 16 << 20  # bytes: a judge's answer is a few KB; a larger body is refused, not held in memory
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")  # NaN / Infinity: json.loads would accept them
+
+
+def _read_body(resp, deadline: float) -> bytes:
+    """The response body, read as it arrives until ``deadline`` (a server that sends a byte a second
+    cannot hold the call past it) and at most MAX_BODY bytes."""
+    chunks, size = [], 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("deadline")
+        sock = getattr(getattr(resp.fp, "raw", None), "_sock", None)
+        if sock is not None:
+            sock.settimeout(left)  # each read waits at most until the deadline
+        chunk = resp.read1(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise CallFailed(f"response body over {MAX_BODY >> 20} MB")
+        chunks.append(chunk)
+
+
 class HardenedClient:
     def __init__(self, base_url: str, api_key_env: str = "OPENAI_API_KEY", timeout: float = 60.0,
                  max_retries: int = 4, max_time: float | None = None, backoff: float = 1.0, what: str = "judge"):
@@ -84,10 +111,11 @@ class HardenedClient:
             self.stats["calls"] += 1
             wait = None
             try:
+                deadline = time.monotonic() + min(self.timeout, left)  # for the whole attempt, not per read
                 with _OPENER.open(req, timeout=min(self.timeout, left)) as resp:
-                    payload = resp.read()
+                    payload = _read_body(resp, deadline)
                 try:
-                    doc = json.loads(payload)
+                    doc = json.loads(payload, parse_constant=_no_constant)
                 except ValueError:
                     raise CallFailed("malformed response body") from None
                 if not isinstance(doc, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +34,18 @@ def save_weights(path: Path, meta: dict, **arrays: np.ndarray) -> None:
         tmp.write_text(json.dumps(meta, indent=2))
 
 
-def load_weights(path: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
+def load_weights(path: Path, arrays: tuple[str, ...] = (), fields: tuple[str, ...] = ()) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """(metadata, arrays) of a cached weight file, or None when it is missing, empty, corrupt or lacks
+    one of ``arrays`` / metadata ``fields``: the caller then trains again and rewrites it."""
     try:
         meta = json.loads(path.with_suffix(".json").read_text())
         with np.load(path, allow_pickle=False) as z:
-            return meta, {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError):
+            got = {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
+    if not isinstance(meta, dict) or any(a not in got for a in arrays) or any(f not in meta for f in fields):
+        return None
+    return meta, got
 
 
 def judge_cache(name: str) -> Path:

@@ -14,6 +14,7 @@ Answers the endpoint did judge are cached on disk by (endpoint, model, answer).
 from __future__ import annotations
 
 import json
+import math
 import os
 
 from ..fileio import atomic_write_text, cache_dir
@@ -28,8 +29,13 @@ def parse_result(result) -> Verdict:
     """One entry of the API's ``results`` list as a verdict (unscorable when it has no ``flagged``)."""
     if not isinstance(result, dict) or not isinstance(result.get("flagged"), bool):
         return Verdict(None, error="malformed moderation result")
-    scores = {k: float(v) for k, v in (result.get("category_scores") or {}).items() if isinstance(v, (int, float))}
-    flagged = sorted(k for k, v in (result.get("categories") or {}).items() if v is True)
+    raw_scores, categories = result.get("category_scores") or {}, result.get("categories") or {}
+    if not isinstance(raw_scores, dict) or not isinstance(categories, dict):
+        return Verdict(None, error="malformed moderation result (categories are not a mapping)")
+    scores = {k: float(v) for k, v in raw_scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if not all(math.isfinite(v) for v in scores.values()):
+        return Verdict(None, error="malformed moderation result (a score is not a finite number)")
+    flagged = sorted(k for k, v in categories.items() if v is True)
     return Verdict("harmful" if result["flagged"] else "harmless", round(max(scores.values(), default=0.0), 6),
                    details={"flagged_categories": flagged, "category_scores": scores})
 

@@ -117,7 +117,7 @@ class RefusalClassifier(Judge):
     def fit(self) -> dict:
         pairs, labels, shas, _ = self._training_data()
         path = judge_cache(f"{self.id}-{cache_key(VERSION, str(AUX_PER_SOURCE), str(NGRAM_WEIGHT), str(C), *shas)}.npz")
-        cached = load_weights(path)
+        cached = load_weights(path, ("coef", "intercept"), ("classes",))
         if cached is not None:
             self.meta, self._w = cached
             return self.meta

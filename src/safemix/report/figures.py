@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..data.registry import HARMFUL_SUITES  # noqa: E402
+from ..fileio import atomic_path  # noqa: E402
 from .results import ALL_HARMFUL, POOLED  # noqa: E402
 
 REFUSAL_JUDGES = ("refusal-clf", "llm-refusal", "xstest-strmatch")  # the headline judge: the first that ran
@@ -55,8 +56,10 @@ def _spread(i: int, n: int, width: float = 0.02) -> float:
 def _save(fig, folder: Path, name: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.png", folder / f"{name}.svg"]
-    fig.savefig(paths[0], dpi=110, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(paths[1], bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    with atomic_path(paths[0]) as tmp:  # atomic, and a symlink in the figures folder is replaced, not written through
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    with atomic_path(paths[1]) as tmp:
+        fig.savefig(tmp, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return paths
 

@@ -10,9 +10,7 @@ benign suite, answer quality and capability, each with its 95% interval.
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from pathlib import Path
 from typing import Literal
 
@@ -108,7 +106,7 @@ def audit(config: str | Path, out: str | Path | None = None, data_dir: str | Pat
 
 def write_audit_report(cfg: AuditConfig, results, out: Path) -> Path:
     from ..report import Point
-    from ..report.results import ALL_HARMFUL, collect
+    from ..report.results import ALL_HARMFUL, collect, to_csv
 
     rows = []
     want = {(ALL_HARMFUL, "harmful_compliance"): "harmful compliance (all harmful prompts)",
@@ -126,11 +124,7 @@ def write_audit_report(cfg: AuditConfig, results, out: Path) -> Path:
                              "value": r["value"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]})
     if not rows:
         raise SafemixError("audit: no results to report (no harmful, XSTest or benign suite was generated?)")
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(out / "audit.csv", buf.getvalue())
+    atomic_write_text(out / "audit.csv", to_csv(rows, COLUMNS))
     order = list(want.values())  # headline first: harm, over-refusal, benign refusals, quality, then capability
     metrics = sorted(dict.fromkeys((r["metric"], r["judge"]) for r in rows),
                      key=lambda mj: (order.index(mj[0]) if mj[0] in order else len(order), mj))

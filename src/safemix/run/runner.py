@@ -20,8 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..artifacts import STEP_TIMING, RunRecord, StepTime, read_record, run_record
 from ..config import RunConfig, load_run_config
 from ..errors import SafemixError
-from ..fileio import atomic_write_json, atomic_write_text
+from ..fileio import atomic_write_json, atomic_write_text, inside
 from ..report import Point, ReportOptions, build_report
+from ..secrets import redact
 from .lock import StepLock, holder
 from .plan import Step, plan
 from .stages import STAGES, data_dir
@@ -31,7 +32,9 @@ console = Console(stderr=True)
 
 
 def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:
-    STAGES[step.stage].run(step, cfg, progress)
+    """Run one step; the stage sees only the config fields it declares (run/stages.py)."""
+    stage = STAGES[step.stage]
+    stage.run(step, stage.view(cfg), progress)
 
 
 def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
@@ -44,7 +47,7 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
     budget = (cfg.budget.judge, cfg.budget.cheap) if cfg.budget else None
     options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup, budget,
                             stage_times_table(done))
-    return build_report(points, run_dir / "report", title=f"safemix report: {cfg.name} ({cfg.model})",
+    return build_report(points, inside(run_dir, run_dir / "report"), title=f"safemix report: {cfg.name} ({cfg.model})",
                         baseline_k=baseline, options=options)
 
 
@@ -152,6 +155,10 @@ def preflight(cfg: RunConfig, config: str | Path) -> None:
         if cfg.capability:
             parse_tasks(cfg.capability.tasks)
         resolve_model(cfg.model)
+        if cfg.executor.kind != "local":
+            from .executors import get_executor
+
+            get_executor(cfg.executor.kind, getattr(cfg.executor, cfg.executor.kind), Path(".")).check()
         if cfg.tracking.any():
             from ..track import open_trackers
 
@@ -186,7 +193,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.executor.kind != "local":
         return _run_on_cluster(cfg, config, run_dir, steps)
-    atomic_write_text(run_dir / "config.yaml", Path(config).read_text())
+    save_config(config, run_dir)
     todo = [s for s in steps if not s.done]
     started = time.time()
     times = StepTimes(_previous_steps(run_dir))
@@ -231,13 +238,20 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     return run_dir
 
 
+def save_config(config: str | Path, run_dir: Path) -> bool:
+    """The run folder's copy of the config, credentials removed (secrets.py); False when any were."""
+    text = Path(config).read_text()
+    atomic_write_text(run_dir / "config.yaml", redact(text))
+    return redact(text) == text
+
+
 def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: list[Step]) -> Path:
     """Submit one job per (k, seed) point with unfinished steps, wait for all, write the report from
     whatever finished; a job that did not finish is a one-line error per point (run again to resume)."""
     from .executors import PointJob, get_executor
 
-    atomic_write_text(run_dir / "config.yaml", Path(config).read_text())
-    cfg_path = str((run_dir / "config.yaml").resolve())
+    # a job reads the run folder's copy, unless credentials had to be removed from it
+    cfg_path = str((run_dir / "config.yaml").resolve() if save_config(config, run_dir) else Path(config).resolve())
     dd = data_dir(cfg)
     points = sorted({(s.k, s.seed) for s in steps if not s.done})
     jobs = [PointJob(cfg_path, str(run_dir.resolve()), k, seed, str(Path(dd).resolve()) if dd else None)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, ClassVar
 
 from ..errors import SafemixError
+from ..secrets import redact  # noqa: F401  (re-exported: trackers mask URIs in messages)
 
 TRACKERS: dict[str, type["Tracker"]] = {}
 
@@ -65,11 +66,6 @@ class Tracker:
 def metric_name(*parts: str) -> str:
     """A metric key every backend accepts: letters, digits, ``_ - . /`` (others become ``_``)."""
     return "/".join(re.sub(r"[^A-Za-z0-9_./-]", "_", p) for p in parts if p)
-
-
-def redact(uri: str) -> str:
-    """A URI without its user:password part (never print credentials)."""
-    return re.sub(r"(?<=://)[^/@]+@", "***@", uri)
 
 
 def flatten(doc, prefix: str = "") -> dict[str, str]:

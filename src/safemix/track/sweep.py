@@ -24,6 +24,7 @@ from pathlib import Path
 from ..artifacts import STEP_TIMING, TRAIN_LOG, StepTime, read_record
 from ..errors import SafemixError
 from ..fileio import atomic_write_json
+from ..secrets import redact_doc
 from .base import Tracker, flatten, metric_name, open_trackers, redact
 
 STATE = "tracking.json"
@@ -32,7 +33,7 @@ STATE = "tracking.json"
 def point_params(cfg, k: int, seed: int) -> dict[str, str]:
     doc = cfg.model_dump(exclude={"tracking": True, "executor": True, "data": {"data_dir"}})
     doc["data"]["k"], doc["seeds"] = k, seed
-    return flatten(doc)
+    return flatten(redact_doc(doc))
 
 
 def headline(rows: list[dict]) -> dict[str, dict]:

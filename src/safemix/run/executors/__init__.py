@@ -55,6 +55,9 @@ class Executor:
         self.o, self.run_dir = options, Path(run_dir)
         self.folder = self.run_dir / "jobs" / self.name
 
+    def check(self) -> None:
+        """Raise a one-line :class:`SafemixError` when this machine cannot submit (checked before any work)."""
+
     def run_points(self, jobs: list[PointJob], name: str, on_submit=None) -> list[JobOutcome]:
         raise NotImplementedError
 

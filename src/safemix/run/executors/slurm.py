@@ -8,7 +8,7 @@ last checkpoint. Logs: ``RUN_DIR/jobs/slurm/<job id>_<task>_log.{out,err}``.
 
 from __future__ import annotations
 
-from ...errors import MissingExtraError
+from ...errors import MissingExtraError, SafemixError
 from . import Executor, JobOutcome, PointJob, one_line, register, run_point
 
 
@@ -35,6 +35,15 @@ class _PointTask:
 class SlurmExecutor(Executor):
     """One SLURM job per (k, seed) point (submitit; one array job, requeued on timeout/preemption)."""
     name = "slurm"
+
+    def check(self) -> None:
+        import shutil
+
+        _submitit()
+        missing = [c for c in ("sbatch", "srun", "sacct") if shutil.which(c) is None]
+        if missing:
+            raise SafemixError(f"executor slurm: {', '.join(missing)} not found on this machine; submit from a "
+                               "SLURM login node (or install SLURM's client commands)")
 
     def _executor(self, name: str):
         submitit = _submitit()
