@@ -1,11 +1,12 @@
 """Refusal judges against human labels, leave-one-model-out, and their speed on this CPU.
 
 The report's refusal figures are rates, so the judges are validated as rates: for each labelled
-XSTest model (gpt4, llama2orig) a refusal-clf trained on the OTHER model's labels (plus the auxiliary
-safety / general answers) is scored on it; per side (safe / unsafe prompts) the judge's refusal rate
+XSTest model (gpt4, llama2orig, mistralinstruct) a refusal-clf trained on the OTHER two models' labels
+(plus the auxiliary safety / general answers) is scored on it; per side (safe / unsafe prompts) the judge's refusal rate
 (full + partial) is compared with the human rate. Printed: the mean and worst absolute rate error,
 the worst over-call on safe prompts (which would fake exaggerated safety), 3-class Cohen's kappa and
-macro-F1, with XSTest's string match on the same answers beside it; then answers/s of each offline
+macro-F1, with XSTest's string match on the same answers beside it; how often the held-out judge
+flags its verdict uncertain and how accurate its confident and uncertain verdicts are; then answers/s of each offline
 judge on all 900 answers (training not timed; a fresh cache folder).
 
 Two reference rows read the held-out figures (skip them with --no-reference, they take ~70 s):
@@ -31,7 +32,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-TRAINED_ON_OTHER = {"gpt4": "refusal-clf-llama2", "llama2orig": "refusal-clf-gpt4"}
+MODELS = ("gpt4", "llama2orig", "mistralinstruct")
+
+
+def uncertainty(get_judge, labelled, data_dir) -> dict:
+    """Per held-out model: the share of verdicts flagged uncertain, and the 3-class accuracy of the confident
+    and of the uncertain ones (the flag is worth having when the second is clearly lower)."""
+    from safemix.judge.refusal_clf import SHORT
+
+    out = {}
+    for m, rows in labelled.items():
+        vs = get_judge(f"refusal-clf-without-{SHORT[m]}", data_dir=data_dir).judge([(r["prompt"], r["response"]) for r in rows])
+        unc = [v.label == r["label"] for v, r in zip(vs, rows) if v.uncertain]
+        sure = [v.label == r["label"] for v, r in zip(vs, rows) if not v.uncertain]
+        out[m] = {"uncertain_share": round(len(unc) / len(rows), 4),
+                  "accuracy_confident": round(sum(sure) / max(1, len(sure)), 4),
+                  "accuracy_uncertain": round(sum(unc) / max(1, len(unc)), 4)}
+    return out
 
 
 def main() -> None:
@@ -41,12 +58,13 @@ def main() -> None:
     a = ap.parse_args()
     os.environ["SAFEMIX_CACHE_DIR"] = tempfile.mkdtemp(prefix="safemix-bench-")
     from safemix.judge import get_judge, leave_one_model_out, read_labels, validate, validate_labels, xstest_gpt4_judge_labels
-    from safemix.judge.refusal_clf import in_domain_labels
+    from safemix.judge.refusal_clf import SHORT, in_domain_labels
 
     labelled = {m: read_labels(Path(a.data_dir) / "xstest" / "completions" / f"xstest_v2_completions_{m}.csv")
-                for m in TRAINED_ON_OTHER}
+                for m in MODELS}
     figures: dict = {"leave_one_model_out": {
-        "refusal-clf": leave_one_model_out(lambda test: get_judge(TRAINED_ON_OTHER[test], data_dir=a.data_dir), labelled),
+        "refusal-clf": leave_one_model_out(lambda test: get_judge(f"refusal-clf-without-{SHORT[test]}", data_dir=a.data_dir),
+                                           labelled),
         "xstest-strmatch": validate(get_judge("xstest-strmatch"), labelled)}}
     if not a.no_reference:
         figures["reference"] = {
@@ -59,6 +77,10 @@ def main() -> None:
         for m, r in res["per_model"].items():
             rates = "  ".join(f"{s}: human {v['human']:.3f} judge {v['judge']:.3f}" for s, v in r["rates"].items())
             print(f"    on {m:<11} {rates}  kappa {r['kappa']:.3f} macro-F1 {r['macro_f1']:.3f}")
+    figures["uncertain"] = uncertainty(get_judge, labelled, a.data_dir)
+    for m, u in figures["uncertain"].items():
+        print(f"held-out {m:<16} uncertain {u['uncertain_share']:.3f}  accuracy confident {u['accuracy_confident']:.3f}"
+              f"  uncertain {u['accuracy_uncertain']:.3f}")
     pairs = [(r["prompt"], r["response"]) for rows in labelled.values() for r in rows]
     figures["answers_per_s"] = {}
     for name in ("refusal-clf", "xstest-strmatch"):

@@ -118,6 +118,8 @@ class VerdictRecord(Record):
     error: str | None = None
     failed: bool = False
     details: dict | None = None  # judge-specific (moderation categories and scores, a guard's codes)
+    confidence: float | None = None  # the judge's probability of its label (judges that give one)
+    uncertain: bool = False  # below the judge's confidence threshold: counted per judge and suite in the report
     key: str
 
 

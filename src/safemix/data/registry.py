@@ -53,14 +53,17 @@ _STL_EVAL = {
 _XST_COMPLETIONS = {
     "gpt4": "71af323af8ecdec0efae23992317721441d2cfedddedeef3248f842f4e15c9ca",
     "llama2orig": "cbc52550e8ba8197a3e3d97a5af078d27bae4766737cd62df80270126a87ffc6",
+    "mistralinstruct": "6a146b65a5b96ec8249729bc2db459697175125998d7cbbcc88f7688ecf31dad",
 }
 _XST_STREVAL = {
     "gpt4": "5cc07ac42f62009d4ff33d9b5dc96c329d43ae8076db89712f7b56637368c5f7",
     "llama2orig": "538f284005f829af76fd48cbe82334ab1c593b8193b62421866cc56929cc9881",
+    "mistralinstruct": "a1ad24b837a13380a88f9748b39663add74cd992d5841db782271490dcbb41d3",
 }
 _XST_GPTEVAL = {
     "gpt4": "ba3b1e79ace763998ecdb48bbec70e3a4d763d8402cbb740f58ed6d275fc324a",
     "llama2orig": "a918c4d0c7355da5c80ce73dd7bc79b20422148b265851afe1e53c08e472ce48",
+    "mistralinstruct": "68adba2f51206f6ef30d3f5d755ef5e3f550b738b6f269220fca4067eb513794",
 }
 
 _SPECS: list[DatasetSpec] = [

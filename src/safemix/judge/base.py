@@ -38,6 +38,8 @@ class Verdict:
     error: str | None = None
     failed: bool = False  # the judge could not be asked (e.g. an API error): retried on the next run
     details: dict | None = None  # judge-specific detail kept in the record (e.g. moderation categories)
+    confidence: float | None = None  # the judge's probability of its label, when it has one
+    uncertain: bool = False  # confidence below the judge's threshold: counted in the report, over-sampled for labels
 
     def to_dict(self) -> dict:
         return asdict(self)

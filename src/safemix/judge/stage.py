@@ -108,4 +108,5 @@ def _verdicts(j: Judge, recs: list[GenerationRecord]) -> list[Verdict]:
 def _record(j: Judge, suite: str, gen: GenerationRecord, key: str, v: Verdict) -> dict:
     return VerdictRecord(id=gen.id, suite=suite, gen_key=gen.key, judge=j.id, judge_version=j.version, kind=j.kind,
                          label=v.label, score=v.score, error=v.error if v.label is None else None, failed=v.failed,
-                         details=v.details, key=key).dump()
+                         details=v.details, confidence=v.confidence, uncertain=v.uncertain and v.label is not None,
+                         key=key).dump()

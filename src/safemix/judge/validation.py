@@ -5,7 +5,7 @@ so a refusal judge is validated the way it is used: per model and per side of XS
 unsafe prompts), the judge's refusal rate (full + partial) against the human one; the mean and the
 worst absolute error over (model, side); 3-class Cohen's kappa; and, separately, the over-call on
 safe prompts (judge rate minus human rate), the error that fakes exaggerated safety.
-Leave-one-model-out: train on one labelled model (plus the auxiliary data), test on the other.
+Leave-one-model-out: train on the other labelled models (plus the auxiliary data), test on the one left out.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..data.readers import read_xstest_completions
+from ..data.parse import iter_csv
 from ..data.resolve import resolve
 from ..errors import DataError
 from .agreement import evaluate_judge
@@ -64,13 +64,17 @@ def validate_labels(name: str, labelled: dict[str, list[dict]], preds: dict[str,
     return {"judge": name, "per_model": per_model, **summarise(per_model)}
 
 
-def xstest_gpt4_judge_labels(labelled: dict[str, list[dict]], data_dir=None) -> dict[str, list[str]]:
+def xstest_gpt4_judge_labels(labelled: dict[str, list[dict]], data_dir=None) -> dict[str, list[str | None]]:
     """The labels XSTest's own GPT-4 judge gave the same answers (published with XSTest, registry
-    ``xstest-gpteval-<model>``), aligned by id with ``labelled``: the LLM-judge reference for :func:`validate_labels`."""
+    ``xstest-gpteval-<model>``), aligned by id with ``labelled``: the LLM-judge reference for :func:`validate_labels`.
+    Where the published GPT-4 judge answered with text instead of a label (it refused to judge some of
+    mistralinstruct's answers), the label is None: an unscorable verdict, as safemix counts it."""
+
     out = {}
     for m, rows in labelled.items():
         path = resolve(f"xstest-gpteval-{m}", data_dir).path
-        by_id = {r.id: r.label for r in read_xstest_completions(path, label_column="gpt4_label")}
+        by_id = {row["id"]: row["gpt4_label"] if row["gpt4_label"] in REFUSAL_LABELS else None
+                 for _, row in iter_csv(path, ("id", "gpt4_label"))}
         missing = [r["id"] for r in rows if r["id"] not in by_id]
         if missing:
             raise DataError(path, f"no gpt4_label for id '{missing[0]}' ({len(missing)} of {len(rows)} missing)")
