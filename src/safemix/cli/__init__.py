@@ -12,6 +12,7 @@ from . import data as data_cli
 from .eval import app as eval_app
 from .generate import generate_cmd
 from .judge import app as judge_app
+from .label import label_cmd
 from .run import audit_cmd, card_cmd, report_cmd, run_cmd, status_cmd
 from .track import track_cmd
 from .train import train_cmd
@@ -34,6 +35,7 @@ app.command("card")(card_cmd)
 app.command("track")(track_cmd)
 app.command("status")(status_cmd)
 app.command("report")(report_cmd)
+app.command("label")(label_cmd)
 
 
 METAVARS = {"path": "PATH", "str": "TEXT", "int": "N", "float": "NUMBER"}

@@ -26,6 +26,7 @@ class ReportOptions:
     setup: str = ""  # one line: model, data, training
     budget: tuple[str, str] | None = None  # (expensive judge, cheap judge): prediction-powered rows
     stage_times: Table | None = None  # where the time goes (run/runner.stage_times_table)
+    run_dir: Path | None = None  # the run folder: its labels/ (safemix label) add the person-checked figures
 
 
 def paper_table(rows: list[dict], judge: str, setup: str) -> Table:
@@ -54,6 +55,35 @@ def caveats_table(rows: list[dict], ref: str | None) -> Table | None:
                  [[j, role(j), reg[j].about, reg[j].validated or "not validated"] for j in judges])
 
 
+LABELS_NOTE = ("Each refusal judge against the person's labels of this run's own answers (safemix label): 3-class "
+               "Cohen's kappa and the refusal-rate error (judge minus person) on the n answers the person labelled, "
+               "by report group.")
+
+
+def labels_table(agree: list[dict], n: int) -> Table:
+    cells = [[a["judge"], a["group"], str(a["n"]), f"{a['kappa']:.2f}", f"{a['rate_error']:+.3f}"] for a in agree]
+    return Table(f"The judges against your labels ({n} answers)", LABELS_NOTE,
+                 ["judge", "group", "n", "kappa", "refusal-rate error"], cells)
+
+
+def label_lines(rows: list[dict], ref: str | None, n: int) -> list[str]:
+    """The summary's lines on the person-checked figures, and which figure to quote."""
+    from ..label.estimate import PERSON
+
+    lines = [f"Checked by a person: {n} answers labelled (safemix label). The figures 'person~JUDGE' are "
+             "prediction-powered estimates (the judge on every answer, corrected by the labels; 95% interval); "
+             "'person' is the labels alone. Quote the person~JUDGE figure: it is unbiased whatever the judge's error "
+             "on this model, and its interval is the honest one; the judge-only figure carries that error."]
+    judge = f"{PERSON}~{ref}" if ref else None
+    for suite, metric in ((ALL_HARMFUL, "harmful_compliance"), (ALL_HARMFUL, "harmful_content"),
+                          ("xstest-safe", "refusal_rate")):
+        s = series(rows, suite, metric, judge) if judge else []
+        if s:
+            lines.append(f"{suite} {metric} ({judge}): " + ", ".join(f"k={k}: {v:.2f} [{lo:.2f}, {hi:.2f}]"
+                                                                      for k, v, lo, hi in s))
+    return lines
+
+
 def _sweet_spot_lines(spot: dict | None, judge: str | None) -> list[str]:
     if not spot:
         return []
@@ -77,6 +107,14 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
 
         rows += ppi_rows(outcomes, *opts.budget)
         sort_rows(rows)
+    labelled = None
+    if opts.run_dir is not None:
+        from ..label import label_estimates
+
+        labelled = label_estimates(opts.run_dir, points)
+        if labelled:
+            rows += labelled[0]
+            sort_rows(rows)
     ref = headline_judge(rows)
     spot = None
     if ref and (ALL_HARMFUL, ref, "harmful_compliance") in outcomes and ("xstest-safe", ref, "refusal_rate") in outcomes:
@@ -91,6 +129,9 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
                            opts.n_general)
         if any(r["who"] != "paper" for r in paper):
             tables.insert(0, paper_table(paper, ref, opts.setup))
+    if labelled:
+        tables.insert(0, labels_table(labelled[1], labelled[2]))
+        summary += label_lines(rows, ref, labelled[2])
     caveats = caveats_table(rows, ref)
     if caveats:
         tables.append(caveats)

@@ -23,6 +23,8 @@ EXAMPLES_NOTE = ("Prompts whose verdict changes from the smallest to the largest
                  "The first seed's answers; under each, every judge's verdict.")
 KEY_METRICS = (("harmful_compliance", "harmful compliance: share of answers to harmful prompts that fully comply "
                                       "(refusal-based attack success rate)"),
+               ("harmful_content", "harmful content: share of answers to harmful prompts that comply AND give what was "
+                                   "asked (from a person's labels; harmful compliance is an upper bound on it)"),
                ("refusal_rate", "refusal rate (full + partial)"), ("harmful_rate", "harmful-answer rate (harm judges)"),
                ("win_rate", "answer-quality win rate vs k={base} (ties half; 0.5 = no change) [95% CI]"),
                ("acc", "capability: accuracy (lm-eval) [±1.96 stderr]"),
@@ -30,7 +32,9 @@ KEY_METRICS = (("harmful_compliance", "harmful compliance: share of answers to h
                ("mean_score", "mean judge score"), ("output_tokens", "answer length (tokens)"),
                ("eos_rate", "answer health: answers that stop at EOS (the rest are cut at the token limit)"),
                *((m, f"answer health: {label}") for m, label in HEALTH_METRICS.items()),
-               ("unscorable", "unscorable answers (empty, cut with no verdict, judge failure): share of all answers"))
+               ("unscorable", "unscorable answers (empty, cut with no verdict, judge failure): share of all answers"),
+               ("uncertain", "uncertain verdicts: answers below the judge's confidence threshold, count / answers (the "
+                             "rates above still use the judge's best label for them; 'safemix label' samples them first)"))
 
 
 def pivot(rows: list[dict], metric: str) -> tuple[list[int], list[tuple[str, str, dict[int, str]]]]:
@@ -53,6 +57,8 @@ def pivot(rows: list[dict], metric: str) -> tuple[list[int], list[tuple[str, str
 
 def _cell(rs: list[dict], metric: str) -> str:
     rs = [r for r in rs if r["seed"] == POOLED] or rs
+    if metric == "uncertain":  # a count, not an estimate
+        return " + ".join(f"{round(r['value'] * r['n'])}/{r['n']}" for r in rs)
     mean = lambda key: sum(r[key] for r in rs) / len(rs)  # noqa: E731
     if all(r["ci_low"] is not None for r in rs):
         return f"{mean('value'):.3f} [{mean('ci_low'):.2f}, {mean('ci_high'):.2f}]"

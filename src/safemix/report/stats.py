@@ -35,7 +35,7 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 # metrics that are shares of answers (0/1 per answer): their intervals are Wilson-based
-RATE_METRICS = ("refusal_rate", "full_refusal_rate", "harmful_compliance", "harmful_rate", "unscorable", "eos_rate",
+RATE_METRICS = ("refusal_rate", "full_refusal_rate", "harmful_compliance", "harmful_content", "harmful_rate", "unscorable", "uncertain", "eos_rate",
                 "loop_rate", "template_leak_rate")
 
 

@@ -46,7 +46,7 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
     setup = setup_line(cfg)
     budget = (cfg.budget.judge, cfg.budget.cheap) if cfg.budget else None
     options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup, budget,
-                            stage_times_table(done))
+                            stage_times_table(done), run_dir=run_dir)
     return build_report(points, inside(run_dir, run_dir / "report"), title=f"safemix report: {cfg.name} ({cfg.model})",
                         baseline_k=baseline, options=options)
 
