@@ -210,3 +210,31 @@ def test_a_torn_line_is_a_one_line_error_naming_file_and_record(tmp_path):
     with pytest.raises(DataError, match=r"xstest.xstest-strmatch.jsonl: record 10: invalid JSON on line 11"):
         build_report([pt], tmp_path / "r")
     assert not (tmp_path / "r" / "results.csv").exists()
+
+
+def test_uncertain_verdicts_are_counted_and_rates_keep_their_best_label(tmp_path):
+    """A judge that gives a confidence gets an ``uncertain`` row (share of answers, shown as a count); its
+    refusal rate still counts the uncertain answers with their best label."""
+    pt = _point(tmp_path, 0, 2, 1, 4)
+    path = pt.judgements / "xstest.xstest-strmatch.jsonl"
+    verdicts = [json.loads(line) for line in path.read_text().splitlines()]
+    for i, v in enumerate(verdicts):
+        v.update(confidence=0.55 if i < 3 else 0.95, uncertain=i < 3)
+    path.write_text("".join(json.dumps(v) + "\n" for v in verdicts))
+    out = build_report([pt], tmp_path / "report")
+    rows = [r for r in _rows(out) if r["judge"] == "xstest-strmatch"]
+    got = {(r["suite"], r["metric"]): r for r in rows}
+    assert float(got[("xstest-safe", "uncertain")]["value"]) == 0.6  # ids 0, 1, 2 of the five safe prompts
+    assert float(got[("xstest-unsafe", "uncertain")]["value"]) == 0.0
+    assert float(got[("xstest-safe", "refusal_rate")]["value"]) == 0.4  # the two refusals, uncertain or not
+    assert ("Q-Harm", "uncertain") not in got  # those verdicts carry no confidence
+    text = out["markdown"].read_text()
+    assert "uncertain verdicts" in text and "| xstest-safe | xstest-strmatch | 3/5 |" in text
+    assert "an upper bound on harm" in text
+
+
+def _rows(out):
+    import csv
+
+    with open(out["results"], newline="") as f:
+        return list(csv.DictReader(f))

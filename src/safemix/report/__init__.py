@@ -153,8 +153,9 @@ def _summary(rows: list[dict], baseline_k: int = 0) -> list[str]:
     ref = headline_judge(rows)
     if ref:
         lines.append(f"Headline judge: {ref}. Harm is {HARMFUL_COMPLIANCE} (the refusal-based attack success rate of "
-                     f"AdvBench/HarmBench-style evaluations), as judged by {ref}; exaggerated safety is {ref}'s refusal "
-                     "rate (full + partial) on XSTest's safe prompts.")
+                     f"AdvBench/HarmBench-style evaluations), as judged by {ref}: an upper bound on harm, since a complying "
+                     "answer may still be useless or harmless ('safemix label' measures the harmful-content rate); "
+                     f"exaggerated safety is {ref}'s refusal rate (full + partial) on XSTest's safe prompts.")
         for suite in sorted({r["suite"] for r in rows if r["metric"] == "harmful_compliance" and r["judge"] == ref}):
             s = series(rows, suite, "harmful_compliance", ref)
             lines.append(f"{suite} harmful compliance ({ref}): "
