@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -126,7 +127,8 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
     keyed = decoding.to_dict() | ({"compute": info["compute"]} if info.get("compute", CPU) != CPU else {})
     for name, prompts in chosen.items():
         formatted = [fmt.render(p.prompt, p.input, getattr(be, "tok", None)) for p in prompts]
-        keys = [record_key(info["model_fingerprint"], info["adapter_fingerprint"], f, keyed) for f in formatted]
+        keys = distinct_keys([record_key(info["model_fingerprint"], info["adapter_fingerprint"], f, keyed)
+                              for f in formatted], [p.id for p in prompts])
         store = SuiteStore(generation_file(out, name))
         todo = [i for i, k in enumerate(keys) if not store.has(k)]
         ticker.skip(len(keys) - len(todo))  # answered by an earlier, interrupted call
@@ -142,6 +144,26 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
     ticker.close()
     mark_done(out, "generate", records=counts, decoding=decoding.to_dict())
     return paths
+
+
+def distinct_keys(keys: list[str], ids: list[str]) -> list[str]:
+    """One record per prompt: a prompt whose formatted input repeats an earlier prompt's in the same suite (the
+    paper's I-MaliciousInstructions asks one question twice) gets its own key, the shared key and its id hashed,
+    instead of sharing, and overwriting, the earlier prompt's record."""
+    seen: set[str] = set()
+    out = []
+    for key, pid in zip(keys, ids):
+        if key in seen:
+            key = hashlib.sha256(f"{key}\0{pid}".encode()).hexdigest()
+        seen.add(key)
+        out.append(key)
+    return out
+
+
+def repeated_prompts(prompts: list[EvalPrompt]) -> bool:
+    """Whether two of the prompts ask the same (prompt, input)."""
+    pairs = [(p.prompt, p.input) for p in prompts]
+    return len(set(pairs)) < len(pairs)
 
 
 def _record(p: EvalPrompt, formatted: str, key: str, r, d: Decoding, info: dict) -> dict:

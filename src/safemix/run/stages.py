@@ -148,8 +148,11 @@ class GenerateStage(Stage):
     def key_parts(self, cfg, k, seed):
         # bf16 joined the section later: left at auto it is not part of the key (earlier runs resume)
         files = local_file_digests(cfg.generate.suites)
+        # folders written before each repeated prompt got its own answer held one answer twice and lost the other:
+        # a config whose prompts repeat one gets a new key (others keep theirs, and resume)
+        repeats = _repeated_suites(cfg)
         return (cfg.generate.model_dump(exclude={"bf16"} if cfg.generate.bf16 == "auto" else None),
-                *((files,) if files else ()))
+                *((files,) if files else ()), *(({"one_answer_per_repeated_prompt": repeats},) if repeats else ()))
 
     def run(self, step, cfg, progress=False):
         from ..generate import generate, get_decoding
@@ -158,6 +161,21 @@ class GenerateStage(Stage):
         generate(g.suites, step.path, get_decoding(g.preset, g.max_new_tokens, step.seed), adapter=step.parent.path,
                  batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend,
                  bf16=g.bf16, data_dir=data_dir(cfg), progress=f"generate {step.point}" if progress else None)
+
+
+def _repeated_suites(cfg) -> list[str]:
+    """The suites whose chosen prompts ask one (prompt, input) twice; [] when the suites cannot be read here (the
+    preflight reports that)."""
+    from ..data.load import load_suites
+    from ..errors import SafemixError
+    from ..generate.stage import repeated_prompts, subsample
+
+    try:
+        loaded = load_suites(cfg.generate.suites, data_dir(cfg))
+    except (SafemixError, OSError):
+        return []
+    return [name for name, suite in loaded.items()
+            if repeated_prompts(subsample(suite.records, cfg.generate.limit_per_suite, 0))]
 
 
 class JudgeStage(Stage):
