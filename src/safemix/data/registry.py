@@ -29,6 +29,7 @@ class DatasetSpec:
     description: str
     suite: str | None = None  # eval suite name, for kind == eval/xstest
     count: int | None = None  # expected number of records
+    repeated_prompts: int = 0  # records that ask an earlier record's (prompt, input) again
 
 
 def _gh(repo_rev: tuple[str, str], path: str) -> tuple[str, str, str]:
@@ -36,9 +37,9 @@ def _gh(repo_rev: tuple[str, str], path: str) -> tuple[str, str, str]:
     return f"github {repo}:{path}", f"https://raw.githubusercontent.com/{repo}/{rev}/{path}", rev
 
 
-def _spec(name, kind, local, gh, path, sha, licence, description, suite=None, count=None):
+def _spec(name, kind, local, gh, path, sha, licence, description, suite=None, count=None, repeated_prompts=0):
     source, url, rev = _gh(gh, path)
-    return DatasetSpec(name, kind, local, source, url, rev, sha, licence, description, suite, count)
+    return DatasetSpec(name, kind, local, source, url, rev, sha, licence, description, suite, count, repeated_prompts)
 
 
 _STL_EVAL = {
@@ -50,6 +51,7 @@ _STL_EVAL = {
     "Q-Harm": ("ecc1d19030d41ad550a1e69996dc424074e3e45fb2fa5e8e44b46f294aea295a", 100),
     "I-Alpaca": ("30db84ee303df15b653566437ccf1a2fc837caac99a570915d720f65f041fe6d", 50),
 }
+_STL_REPEATS = {"I-MaliciousInstructions": 2}  # two of its 100 instructions repeat earlier ones word for word
 _XST_COMPLETIONS = {
     "gpt4": "71af323af8ecdec0efae23992317721441d2cfedddedeef3248f842f4e15c9ca",
     "llama2orig": "cbc52550e8ba8197a3e3d97a5af078d27bae4766737cd62df80270126a87ffc6",
@@ -75,7 +77,7 @@ _SPECS: list[DatasetSpec] = [
     *[
         _spec(suite.lower(), "eval", f"safety-tuned-llamas/evaluation/{suite}.json", STL,
               f"data/evaluation/{suite}.json", sha, "CC BY-NC 4.0",
-              f"the paper's eval set {suite}", suite=suite, count=n)
+              f"the paper's eval set {suite}", suite=suite, count=n, repeated_prompts=_STL_REPEATS.get(suite, 0))
         for suite, (sha, n) in _STL_EVAL.items()
     ],
     _spec("xstest", "xstest", "xstest/xstest_prompts.csv", XST, "xstest_prompts.csv",

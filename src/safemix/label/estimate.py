@@ -5,11 +5,12 @@ For a domain D (a report group at one k and seed, or pooled over seeds) of N ans
 prediction f on every answer and the person's 0/1 label y on the labelled sample L (inclusion probability
 pi from ``sample.inclusion``):
 
-- PPI (Angelopoulos et al., 2023, in its design-based form): mean_D(f) + the weighted mean of y - f over the
-  labels in D (weights 1 / pi, Hajek);
+- PPI (Angelopoulos et al., 2023, in a design-based, post-stratified form): within the answers of D the judge
+  calls 1 and those it calls 0, the labels' weighted mean (weights 1 / pi, Hajek) in place of the judge's value,
+  mixed by the two parts' sizes (the judge's mean plus the mean correction in each part);
 - the person alone (Hajek): sum_{L in D} y / pi / sum_{L in D} 1 / pi;
-- their 95% intervals from Rosen's variance estimator for order sampling, on the values z zero-extended
-  outside D (z = y - f minus its mean for PPI; z = y minus its mean for the person alone), over the whole sample, never below an
+- their 95% intervals from Rosen's variance estimator for order sampling, on the residuals zero-extended
+  outside each part (or D), over the whole sample, never below an
   Agresti-Coull-style floor (two pseudo-events each way among the domain's labels, with the finite-population
   correction): a sample that happens to show no disagreement, or no refusal, does not give a zero-width interval.
 
@@ -51,41 +52,63 @@ def _rosen_var(z: np.ndarray, pi: np.ndarray) -> float:
 
 
 def _floor(events: int, n: int, n_dom: int) -> float:
-    """The smallest variance of a domain mean from ``n`` labels of ``n_dom`` answers with ``events`` rare outcomes."""
+    """The smallest variance of a mean over ``n_dom`` answers from ``n`` labels with ``events`` rare outcomes
+    (two pseudo-events each way; with no label at all, the variance of an unknown rate: 1/4)."""
+    if n == 0:
+        return 0.25
     e = (events + 2) / (n + 4)
     return e * (1 - e) / n * max(0.0, 1 - n / n_dom)
 
 
+def _hajek(yv: np.ndarray, w: np.ndarray, p: np.ndarray, n_cell: int) -> tuple[float, float, int]:
+    """(weighted mean, its variance, labels) of the labels with weight w > 0 for a cell of ``n_cell`` answers."""
+    inside = w > 0
+    n = int(inside.sum())
+    if n == 0:
+        return math.nan, _floor(0, 0, n_cell), 0
+    mean = float((w * yv).sum() / w.sum())
+    pos = int((inside * yv).sum())
+    rosen = _rosen_var(inside * (yv - mean), p)
+    var = rosen / w.sum() ** 2 if rosen == rosen else 0.0
+    return mean, max(var, _floor(min(pos, n - pos), n, n_cell)), n
+
+
 def domain_estimates(units: list[Unit], in_domain: list[bool], judge: str, y: dict[str, float], pi: dict[str, float],
                      predict) -> dict | None:
-    """PPI and person-only estimates with intervals for one domain, one judge; None with under 2 labels in it."""
+    """PPI and person-only estimates with intervals for one domain, one judge; None with under 2 labels in it.
+
+    PPI here is post-stratified on the judge's own prediction f (known for every answer): within the answers the
+    judge calls 1 and within those it calls 0, the person's rate on the labels (weighted by 1 / pi) replaces the
+    judge's; a part with no label keeps the judge's value with the variance of an unknown rate. Each part's
+    estimate stays in [0, 1], so does their mix, and a sample that happens to over-represent one part (uncertain
+    answers are over-sampled) cannot pull the other."""
     dom = [u for u, d in zip(units, in_domain) if d]
-    f_all = np.array([float(predict(u.verdicts.get(judge))) for u in dom])
     labelled = [uid for uid in pi if uid in y]
     member = {u.uid for u in dom}
-    in_l = [uid for uid in labelled if uid in member]
-    if len(in_l) < 2 or not len(dom):
+    n_l = sum(uid in member for uid in labelled)
+    if n_l < 2 or not dom:
         return None
     n_dom = len(dom)
     f_of = {u.uid: float(predict(u.verdicts.get(judge))) for u in dom}
     p = np.array([pi[uid] for uid in labelled])
     ind = np.array([uid in member for uid in labelled], dtype=float)
     yv = np.array([y[uid] for uid in labelled])
-    fv = np.array([f_of.get(uid, 0.0) for uid in labelled])
+    fv = np.array([f_of.get(uid, -1.0) for uid in labelled])
+    ppi, ppi_var = 0.0, 0.0
+    for part in (0.0, 1.0):
+        n_part = sum(f == part for f in f_of.values())
+        if not n_part:
+            continue
+        mean, var, _ = _hajek(yv, ind * (fv == part) / p, p, n_part)
+        share = n_part / n_dom
+        ppi += share * (part if mean != mean else mean)
+        ppi_var += share ** 2 * var
+    person, person_var, _ = _hajek(yv, ind / p, p, n_dom)
     w = ind / p
-    d = yv - fv
-    corr = float((w * d).sum() / w.sum())  # Hajek: the weighted mean disagreement in the domain
-    ppi = float(f_all.mean() + corr)
-    n_l = len(in_l)
-    wrong = int((ind * (yv != fv)).sum())
-    ppi_half = Z95 * math.sqrt(max(_rosen_var(ind * (d - corr), p) / w.sum() ** 2, _floor(wrong, n_l, n_dom)))
-    person = float((w * yv).sum() / w.sum())
-    n_hat = w.sum()  # the Hajek estimate's own denominator
-    pos = int((ind * yv).sum())
-    person_half = Z95 * math.sqrt(max(_rosen_var(ind * (yv - person), p) / n_hat ** 2, _floor(min(pos, n_l - pos), n_l, n_dom)))
-    judge_on_sample = float((w * fv).sum() / w.sum())
+    judge_on_sample = float((w * fv.clip(0)).sum() / w.sum())
     clip = lambda v: min(1.0, max(0.0, v))  # noqa: E731
-    return {"n": n_dom, "n_labelled": len(in_l), "judge_rate": round(float(f_all.mean()), 4),
+    ppi_half, person_half = Z95 * math.sqrt(ppi_var), Z95 * math.sqrt(person_var)
+    return {"n": n_dom, "n_labelled": n_l, "judge_rate": round(float(np.mean(list(f_of.values()))), 4),
             "ppi": round(ppi, 4), "ppi_ci": (round(clip(ppi - ppi_half), 4), round(clip(ppi + ppi_half), 4)),
             "person": round(person, 4), "person_ci": (round(clip(person - person_half), 4), round(clip(person + person_half), 4)),
             "rate_error": round(judge_on_sample - person, 4)}
@@ -124,8 +147,8 @@ def estimate_rows(units: list[Unit], sample: dict, labels: dict[str, dict]) -> t
         y = {uid: float(person_y(rec["label"], rec.get("gives"))) for uid, rec in done.items()}
         for group, k, seed, member in domains:
             harmful = group == ALL_HARMFUL or any(u.harmful for u, m in zip(units, member) if m)
-            if which == "harmful" and not harmful:
-                continue
+            if (which == "harmful" and not harmful) or (which == "all" and group == ALL_HARMFUL):
+                continue  # the rows the judges have: refusal rates per group, harm also over every harmful answer
             first = None
             for judge in judges:
                 est = domain_estimates(units, member, judge, y, pi, predict)

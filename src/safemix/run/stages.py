@@ -164,18 +164,12 @@ class GenerateStage(Stage):
 
 
 def _repeated_suites(cfg) -> list[str]:
-    """The suites whose chosen prompts ask one (prompt, input) twice; [] when the suites cannot be read here (the
-    preflight reports that)."""
-    from ..data.load import load_suites
-    from ..errors import SafemixError
-    from ..generate.stage import repeated_prompts, subsample
+    """The registered suites of the config whose records repeat a prompt (a fact of the pinned data set, in the
+    registry: the key does not depend on whether the data folder is reachable when planning)."""
+    from ..data.registry import REGISTRY, expand_suites
 
-    try:
-        loaded = load_suites(cfg.generate.suites, data_dir(cfg))
-    except (SafemixError, OSError):
-        return []
-    return [name for name, suite in loaded.items()
-            if repeated_prompts(subsample(suite.records, cfg.generate.limit_per_suite, 0))]
+    return [s for s in expand_suites(cfg.generate.suites)
+            if s.lower() in REGISTRY and REGISTRY[s.lower()].repeated_prompts]
 
 
 class JudgeStage(Stage):
