@@ -13,6 +13,7 @@ Below the names, each record those files hold is a pydantic model (the contract 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -149,6 +150,61 @@ class JobRecord(Record):
     state: str
     reason: str | None = None
     log: str | None = None
+
+
+@dataclass
+class Point:
+    """One judged point of a sweep, as the report and the labels read it: its (k, seed) and its step folders."""
+    k: int
+    seed: int
+    generations: Path
+    judgements: Path
+    capability: Path | None = None  # folder with capability.json (lm-eval scores)
+    quality: Path | None = None  # folder of quality-judge verdicts
+
+
+STEPS = "steps.json"
+
+
+class StepEntry(Record):
+    """One step of a run's plan: its stage, point, key and folder (relative to the run folder)."""
+    stage: str
+    k: int
+    seed: int
+    key: str
+    path: str
+    parent: str | None = None  # the parent step's folder
+    marker: str  # the file that marks it finished, inside ``path``
+
+
+class RunSteps(Record):
+    """``steps.json``: every step of a run's plan, written by ``safemix run`` and ``safemix report`` each time they
+    plan. What the report, the model card, tracking and the labels read to find a run's artifacts (they never
+    plan again themselves)."""
+    name: str
+    model: str
+    steps: list[StepEntry]
+
+    def done(self, run_dir: Path, step: StepEntry) -> bool:
+        return (Path(run_dir) / step.path / step.marker).is_file()
+
+    def judged_points(self, run_dir: Path) -> list[Point]:
+        """The finished judge steps as report points, with their capability and quality folders where finished."""
+        run_dir = Path(run_dir)
+        finished = {(s.stage, s.k, s.seed): run_dir / s.path for s in self.steps if self.done(run_dir, s)}
+        return [Point(s.k, s.seed, run_dir / s.parent, run_dir / s.path, capability=finished.get(("capability", s.k, s.seed)),
+                      quality=finished.get(("quality", s.k, s.seed)))
+                for s in self.steps if s.stage == "judge" and s.parent and (s.stage, s.k, s.seed) in finished]
+
+
+def read_steps(run_dir: str | Path) -> RunSteps:
+    """A run folder's ``steps.json``; a one-line error naming the command that writes it when it is missing."""
+    from .errors import SafemixError
+
+    path = Path(run_dir) / STEPS
+    if not path.is_file():
+        raise SafemixError(f"{path}: no step list in this run folder; 'safemix report {run_dir}' writes it")
+    return read_record(RunSteps, path)
 
 
 class RunRecord(Record):

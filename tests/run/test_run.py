@@ -211,10 +211,10 @@ def test_the_whole_sweep_is_checked_before_any_work(tiny_config, tmp_path, run_c
 
 def test_step_lock_is_exclusive_and_dies_with_its_owner(tmp_path):
     """A held lock keeps other processes out and shows who holds it; SIGKILL of the owner frees it."""
-    from safemix.run.lock import StepLock, holder
+    from safemix.lock import StepLock, holder
 
     step = tmp_path / "train" / "abc"
-    code = ("import sys, time; from pathlib import Path; from safemix.run.lock import StepLock; "
+    code = ("import sys, time; from pathlib import Path; from safemix.lock import StepLock; "
             "l = StepLock(Path(sys.argv[1])); assert l.acquire(); print('held', flush=True); time.sleep(60)")
     owner = subprocess.Popen([sys.executable, "-c", code, str(step)], stdout=subprocess.PIPE, text=True)
     assert owner.stdout.readline().strip() == "held"

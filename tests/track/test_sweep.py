@@ -9,6 +9,7 @@ import pytest
 from safemix.config import TrackingSection, load_run_config
 from safemix.errors import SafemixError
 from safemix.run.plan import plan
+from safemix.run.runner import write_steps
 from safemix.run.stages import STAGES
 from safemix.track import TRACKERS
 from safemix.track.sweep import track_run
@@ -46,6 +47,7 @@ def _finished_run(tmp_path, text=CFG):
             rows = [{"step": i, "loss": 2.0 - 0.1 * i - 0.01 * s.k, "lr": 1e-3, "tokens_per_s": 100.0 + i} for i in (1, 2, 3)]
             rows.append({"step": 3, "val_loss": 1.5})
             (s.path / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 4, "lo')
+    write_steps(cfg, run_dir)  # what 'safemix run' writes: the consumers read the step list, never the planner
     (run_dir / "report").mkdir()
     (run_dir / "report" / "report.md").write_text("# report\n")
     (run_dir / "report" / "results.csv").write_text("suite,k,seed,judge,metric,n,value,ci_low,ci_high\n"

@@ -21,7 +21,9 @@ def label_cmd(
     agreement with you and the prediction-powered estimate of every headline rate."""
     from ..label import export_csv, import_csv, prepare, save_labels
     from ..label.server import LabelSession, serve
+    from ..run.runner import ensure_steps
 
+    ensure_steps(run_dir)
     units, sample, labels = prepare(run_dir, seed)
     if export:
         export_csv(export, sample, units, n)

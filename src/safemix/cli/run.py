@@ -49,7 +49,9 @@ def card_cmd(
 ) -> None:
     """Write a Hugging Face model card (and a copy of the adapter) for one point of a run."""
     from ..report.card import build_card, push_card
+    from ..run.runner import ensure_steps
 
+    ensure_steps(run_dir)
     folder = build_card(run_dir, k, seed, out)
     typer.echo(f"card: {folder / 'README.md'}")
     if push:

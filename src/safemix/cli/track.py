@@ -22,9 +22,11 @@ def track_cmd(
     ones named here (points already logged are skipped)."""
     from ..config import load_run_config
     from ..errors import SafemixError
+    from ..run.runner import ensure_steps
     from ..track.sweep import track_run
 
     cfg = load_run_config(run_dir / "config.yaml")
+    ensure_steps(run_dir)
     cfg.tracking = tracking_flags(mlflow, mlflow_experiment, wandb, wandb_mode, tensorboard, cfg.tracking)
     if not cfg.tracking.any():
         raise SafemixError(f"{run_dir / 'config.yaml'}: no tracking: section, and none of --mlflow, --wandb, "

@@ -138,6 +138,7 @@ SUITE_GROUPS: dict[str, tuple[str, ...]] = {
 # report groups whose prompts are harmful (XSTest splits into xstest-safe / xstest-unsafe): the
 # suites where complying is the harm (harmful compliance) and harm judges' rates are read
 HARMFUL_SUITES: tuple[str, ...] = SUITE_GROUPS["harm"] + ("xstest-unsafe",)
+ALL_HARMFUL = "all-harmful"  # the report group of every answer to a harmful suite
 SPLIT_SUITES = ("xstest",)  # suites whose prompts the report reads in halves by label (safe / unsafe)
 
 

@@ -24,14 +24,10 @@ from .sample import (
 
 
 def run_points(run_dir: Path):
-    """The run's finished points (k, seed, generation and judge folders), as the report reads them."""
-    from ..config import load_run_config
-    from ..report import Point
-    from ..run.plan import plan
+    """The run's finished points (k, seed, generation and judge folders), from its ``steps.json``."""
+    from ..artifacts import read_steps
 
-    cfg = load_run_config(Path(run_dir) / "config.yaml")
-    done = [s for s in plan(cfg, Path(run_dir)) if s.done and s.stage == "judge"]
-    return [Point(s.k, s.seed, s.parent.path, s.path) for s in done]
+    return read_steps(run_dir).judged_points(run_dir)
 
 
 def prepare(run_dir: Path, seed: int = 0):

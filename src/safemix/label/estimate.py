@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from ..data.registry import ALL_HARMFUL
 from ..judge.base import COMPLIANCE, REFUSAL_LABELS
 from ..judge.metrics import agreement
 from .sample import AS_XSTEST, LABELS, SKIP, Unit, inclusion
@@ -128,8 +129,6 @@ def estimate_rows(units: list[Unit], sample: dict, labels: dict[str, dict]) -> t
     """(results rows, agreement rows). Results rows, per metric, group (and ``all-harmful``), k and seed (and
     pooled over seeds): judge ``person`` (the person's sample alone) and ``person~JUDGE`` (PPI with that
     judge). Agreement rows: per judge and group, kappa and the rate error against the person on the labels."""
-    from ..report.results import ALL_HARMFUL
-
     done = person_labels(labels)
     pi = inclusion(sample, set(done), reached(sample, labels))
     judges = sorted({j for u in units for j in u.verdicts})

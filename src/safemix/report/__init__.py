@@ -8,7 +8,8 @@ from pathlib import Path
 from ..data.registry import HARMFUL_SUITES
 from ..fileio import atomic_write_text
 from .examples import select_examples
-from .figures import HARMFUL_COMPLIANCE, headline_judge, make_figures, series
+from .figures import make_figures
+from .headline import EXAGGERATED_SAFETY, HARM, HARMFUL_COMPLIANCE, headline_judge, series
 from .paper import CAPABILITY, SOURCE, comparison
 from .paper import SETUP as PAPER_SETUP
 from .render import Table, markdown, page, robustness_table
@@ -75,8 +76,7 @@ def label_lines(rows: list[dict], ref: str | None, n: int) -> list[str]:
              "'person' is the labels alone. Quote the person~JUDGE figure: it is unbiased whatever the judge's error "
              "on this model, and its interval is the honest one; the judge-only figure carries that error."]
     judge = f"{PERSON}~{ref}" if ref else None
-    for suite, metric in ((ALL_HARMFUL, "harmful_compliance"), (ALL_HARMFUL, "harmful_content"),
-                          ("xstest-safe", "refusal_rate")):
+    for suite, metric in (HARM[:2], (HARM[0], "harmful_content"), EXAGGERATED_SAFETY[:2]):
         s = series(rows, suite, metric, judge) if judge else []
         if s:
             lines.append(f"{suite} {metric} ({judge}): " + ", ".join(f"k={k}: {v:.2f} [{lo:.2f}, {hi:.2f}]"
@@ -117,15 +117,16 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
             sort_rows(rows)
     ref = headline_judge(rows)
     spot = None
-    if ref and (ALL_HARMFUL, ref, "harmful_compliance") in outcomes and ("xstest-safe", ref, "refusal_rate") in outcomes:
-        spot = sweet_spot(outcomes[(ALL_HARMFUL, ref, "harmful_compliance")], outcomes[("xstest-safe", ref, "refusal_rate")],
+    harm, safe = (HARM[0], ref, HARM[1]), (EXAGGERATED_SAFETY[0], ref, EXAGGERATED_SAFETY[1])
+    if ref and harm in outcomes and safe in outcomes:
+        spot = sweet_spot(outcomes[harm], outcomes[safe],
                           opts.harm_target, opts.safe_refusal_tolerance)
     figs = make_figures(rows, out / "figures", baseline_k, spot)
     summary = _summary(rows, baseline_k) + _sweet_spot_lines(spot, ref)
     robust = robustness(rows)
     tables = [robustness_table(robust)] if robust else []
     if ref:
-        paper = comparison(series(rows, ALL_HARMFUL, "harmful_compliance", ref), series(rows, "xstest-safe", "refusal_rate", ref),
+        paper = comparison(series(rows, *HARM[:2], ref), series(rows, *EXAGGERATED_SAFETY[:2], ref),
                            opts.n_general)
         if any(r["who"] != "paper" for r in paper):
             tables.insert(0, paper_table(paper, ref, opts.setup))

@@ -17,12 +17,11 @@ from ..artifacts import TRAIN_MANIFEST, MixtureManifest, TrainManifest, mixture_
 from ..errors import SafemixError
 from ..fileio import atomic_copy, atomic_write_text, inside
 from ..secrets import redact
-from .figures import headline_judge
+from .headline import HEADLINE as STUDY_HEADLINE
+from .headline import headline_judge
 from .results import read_csv
 
-HEADLINE = (("all-harmful", "harmful_compliance", "harmful compliance (all harmful prompts)"),
-            ("xstest-safe", "refusal_rate", "refusals of XSTest's safe prompts (exaggerated safety)"),
-            ("I-Alpaca", "refusal_rate", "refusals of I-Alpaca (benign)"))
+HEADLINE = (*STUDY_HEADLINE, ("I-Alpaca", "refusal_rate", "refusals of I-Alpaca (benign)"))
 
 
 def _hub_dataset(url: str | None) -> str | None:
@@ -39,23 +38,24 @@ def _base_hub_id(spec: str) -> str | None:
 
 
 def build_card(run_dir: str | Path, k: int, seed: int | None = None, out: str | Path | None = None) -> Path:
+    from ..artifacts import read_steps
     from ..config import load_run_config
     from ..data.registry import REGISTRY
-    from ..run.plan import plan
 
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir / "config.yaml")
     seed = cfg.seeds[0] if seed is None else seed
-    steps = {(s.stage, s.k, s.seed): s for s in plan(cfg, run_dir)}
-    train = steps.get(("train", k, seed))
+    listed = read_steps(run_dir)
+    train = next((s for s in listed.steps if (s.stage, s.k, s.seed) == ("train", k, seed)), None)
     if train is None:
         raise SafemixError(f"{run_dir}: no point k={k} seed={seed} in this run (k: {cfg.data.k}, seeds: {cfg.seeds})")
-    if not train.done:
-        raise SafemixError(f"{train.path}: the training of k={k} seed={seed} is not finished; run 'safemix run' first")
-    manifest = read_record(TrainManifest, train.path / TRAIN_MANIFEST)
+    train_path = run_dir / train.path
+    if not listed.done(run_dir, train):
+        raise SafemixError(f"{train_path}: the training of k={k} seed={seed} is not finished; run 'safemix run' first")
+    manifest = read_record(TrainManifest, train_path / TRAIN_MANIFEST)
     if manifest.kind != "adapter":
-        raise SafemixError(f"{train.path}: a full fine-tune; model cards are written for adapters")
-    mix = read_record(MixtureManifest, mixture_manifest(train.parent.path, k)).dump()
+        raise SafemixError(f"{train_path}: a full fine-tune; model cards are written for adapters")
+    mix = read_record(MixtureManifest, mixture_manifest(run_dir / train.parent, k)).dump()
     rows = read_csv(run_dir)
     ref = headline_judge(rows)  # the judge behind the report's own headline figures
 
@@ -102,7 +102,7 @@ Full report: `report/report.html` of the run.
 """
     folder = Path(out) if out else inside(run_dir, run_dir / "cards" / f"k{k}-seed{seed}")
     folder.mkdir(parents=True, exist_ok=True)
-    weights = weights_dir(train.path, "adapter")
+    weights = weights_dir(train_path, "adapter")
     for f in ("adapter_model.safetensors", "adapter_config.json"):
         atomic_copy(weights / f, folder / f)  # a symlink planted in the folder is replaced, not written through
     atomic_write_text(folder / "README.md", "\n".join(meta) + body)

@@ -12,31 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..data.registry import HARMFUL_SUITES  # noqa: E402
 from ..fileio import atomic_path  # noqa: E402
-from .results import ALL_HARMFUL, POOLED  # noqa: E402
+from .headline import ALL_HARMFUL, HARMFUL_COMPLIANCE, headline_judge, series  # noqa: E402,F401
 
-REFUSAL_JUDGES = ("refusal-clf", "llm-refusal", "xstest-strmatch")  # the headline judge: the first that ran
-HARMFUL_COMPLIANCE = "harmful compliance: answers to harmful prompts that fully comply"
 plt.rcParams["svg.hashsalt"] = "safemix"  # stable element ids in SVGs
-
-
-def series(rows: list[dict], suite: str, metric: str, judge: str | None = None) -> list[tuple[int, float, float, float]]:
-    """(k, value, ci_low, ci_high) sorted by k: the pooled row where seeds were pooled, else the mean
-    over seeds (a single seed: its own row)."""
-    by_k: dict[int, list[dict]] = {}
-    for r in rows:
-        if r["suite"] == suite and r["metric"] == metric and (judge is None or r["judge"] == judge):
-            by_k.setdefault(r["k"], []).append(r)
-    out = []
-    for k, rs in sorted(by_k.items()):
-        rs = [r for r in rs if r["seed"] == POOLED] or rs
-        n = len(rs)
-        out.append((k, sum(r["value"] for r in rs) / n, sum(r["ci_low"] for r in rs) / n, sum(r["ci_high"] for r in rs) / n))
-    return out
-
-
-def pick_judge(rows: list[dict], metric: str, prefer: tuple[str, ...]) -> str | None:
-    judges = {r["judge"] for r in rows if r["metric"] == metric}
-    return next((j for j in prefer if j in judges), min(judges) if judges else None)
 
 
 def _errorbar(ax, s, label, offset: float = 0.0):
@@ -179,11 +157,6 @@ def _health_figure(rows: list[dict], folder: Path) -> Path | None:
     axes[0][0].legend(fontsize=6)
     fig.suptitle("Answer health (is the model degenerate?)")
     return _save(fig, folder, "answer_health")[0]
-
-
-def headline_judge(rows: list[dict]) -> str | None:
-    """The refusal judge behind the headline harm and exaggerated-safety figures."""
-    return pick_judge(rows, "refusal_rate", REFUSAL_JUDGES)
 
 
 def _robustness_figure(rows: list[dict], folder: Path) -> Path | None:

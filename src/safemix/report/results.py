@@ -4,32 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import verdict_file
+from ..artifacts import Point, verdict_file  # noqa: F401  (Point re-exported)
 from ..data.registry import HARMFUL_SUITES, report_group
 from ..errors import DataError
 from ..fileio import csv_cell
 from ..judge.base import COMPLIANCE, HARM_LABELS, KINDS, REFUSAL
 from ..markers import finished_generations, finished_verdicts
 from ..stats import bootstrap_ci
+from .headline import ALL_HARMFUL, POOLED  # noqa: F401  (re-exported)
 from .health import HEALTH_METRICS, health
 from .stats import RATE_METRICS, pooled_ci, wilson
 
-POOLED = "pooled"  # the seed column of a row that pools every seed
-ALL_HARMFUL = "all-harmful"  # the group of every answer to a harmful suite
 COLUMNS = ("suite", "k", "seed", "judge", "metric", "n", "value", "ci_low", "ci_high")
-
-
-@dataclass
-class Point:
-    k: int
-    seed: int
-    generations: Path
-    judgements: Path
-    capability: Path | None = None  # folder with capability.json (lm-eval scores)
-    quality: Path | None = None  # folder of quality-judge verdicts
 
 
 def _group(suite: str, rec: dict) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from itertools import combinations
 
 from ..data.registry import HARMFUL_SUITES
-from .figures import series
+from .headline import EXAGGERATED_SAFETY, series
 
 FLAT = 0.005  # a change smaller than this is "flat"
 HEADLINES = (  # (measure, metrics that express it, suites)
     ("harm", ("harmful_compliance", "harmful_rate"), HARMFUL_SUITES),
-    ("exaggerated safety", ("refusal_rate",), ("xstest-safe",)),
+    ("exaggerated safety", (EXAGGERATED_SAFETY[1],), (EXAGGERATED_SAFETY[0],)),
 )
 
 

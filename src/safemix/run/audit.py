@@ -105,12 +105,12 @@ def audit(config: str | Path, out: str | Path | None = None, data_dir: str | Pat
 
 
 def write_audit_report(cfg: AuditConfig, results, out: Path) -> Path:
-    from ..report import Point
-    from ..report.results import ALL_HARMFUL, collect, to_csv
+    from ..artifacts import Point
+    from ..report.headline import EXAGGERATED_SAFETY, HARM
+    from ..report.results import collect, to_csv
 
     rows = []
-    want = {(ALL_HARMFUL, "harmful_compliance"): "harmful compliance (all harmful prompts)",
-            ("xstest-safe", "refusal_rate"): "refusals of XSTest's safe prompts",
+    want = {HARM[:2]: HARM[2], EXAGGERATED_SAFETY[:2]: EXAGGERATED_SAFETY[2],
             (cfg.benign_suite, "refusal_rate"): f"refusals of {cfg.benign_suite} (benign)",
             (cfg.benign_suite, "mean_score"): f"answer quality on {cfg.benign_suite} (mean score)"}
     for m, gen, jud, cap in results:

@@ -17,13 +17,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..artifacts import STEP_TIMING, RunRecord, StepTime, read_record, run_record
+from ..artifacts import STEP_TIMING, STEPS, RunRecord, RunSteps, StepEntry, StepTime, read_record, run_record
 from ..config import RunConfig, load_run_config
 from ..errors import SafemixError
 from ..fileio import atomic_write_json, atomic_write_text, inside
-from ..report import Point, ReportOptions, build_report
+from ..lock import StepLock, holder
+from ..report import ReportOptions, build_report
 from ..secrets import redact
-from .lock import StepLock, holder
 from .plan import Step, plan
 from .stages import STAGES, data_dir
 from .timings import StepTimes, peak_rss_mb
@@ -37,11 +37,29 @@ def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:
     stage.run(step, stage.view(cfg), progress)
 
 
+def write_steps(cfg: RunConfig, run_dir: Path, steps: list[Step] | None = None) -> RunSteps:
+    """``RUN_DIR/steps.json``: every step of the plan and its folder, for the consumers that read a run folder
+    (report, model card, tracking, labels) without planning again."""
+    run_dir = Path(run_dir)
+    steps = plan(cfg, run_dir) if steps is None else steps
+    doc = RunSteps(name=cfg.name, model=cfg.model, steps=[
+        StepEntry(stage=s.stage, k=s.k, seed=s.seed, key=s.key, path=s.path.relative_to(run_dir).as_posix(),
+                  parent=s.parent.path.relative_to(run_dir).as_posix() if s.parent else None,
+                  marker=STAGES[s.stage].marker.format(k=s.k)) for s in steps])
+    atomic_write_json(run_dir / STEPS, doc.dump())
+    return doc
+
+
+def ensure_steps(run_dir: Path) -> None:
+    """Write ``steps.json`` into a run folder made before safemix kept one (from its config.yaml)."""
+    if not (Path(run_dir) / STEPS).is_file():
+        write_steps(load_run_config(Path(run_dir) / "config.yaml"), Path(run_dir))
+
+
 def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
-    done = [s for s in plan(cfg, run_dir) if s.done]
-    path = {(s.stage, s.k, s.seed): s.path for s in done}
-    points = [Point(s.k, s.seed, s.parent.path, s.path, capability=path.get(("capability", s.k, s.seed)),
-                    quality=path.get(("quality", s.k, s.seed))) for s in done if s.stage == "judge"]
+    steps = plan(cfg, run_dir)
+    done = [s for s in steps if s.done]
+    points = write_steps(cfg, run_dir, steps).judged_points(run_dir)
     baseline = cfg.quality.baseline_k if cfg.quality else 0
     setup = setup_line(cfg)
     budget = (cfg.budget.judge, cfg.budget.cheap) if cfg.budget else None
@@ -191,6 +209,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     if any(not s.done for s in steps):
         preflight(cfg, config)
     run_dir.mkdir(parents=True, exist_ok=True)
+    write_steps(cfg, run_dir)
     if cfg.executor.kind != "local":
         return _run_on_cluster(cfg, config, run_dir, steps)
     save_config(config, run_dir)

@@ -90,3 +90,11 @@ def open_trackers(section, base: Path) -> list[Tracker]:
             cls.check()
             found.append(cls(options, base))
     return found
+
+
+def one_line(t: Tracker, name: str, exc: Exception) -> str:
+    """A tracker's failure as one line, credentials in URIs masked (tracker libraries print them)."""
+    if isinstance(exc, SafemixError):
+        return redact(str(exc))
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return redact(f"{t.where()}: {name}: {type(exc).__name__}: {text}")

@@ -13,8 +13,8 @@ from pathlib import Path
 from ..artifacts import TRAIN_LOG
 from ..errors import SafemixError
 from ..fileio import atomic_write_json
-from .base import Tracker, flatten
-from .sweep import curve_values, one_line, train_curve
+from .base import Tracker, flatten, one_line
+from .curve import curve_values, train_curve
 
 STATE = "tracking.json"
 

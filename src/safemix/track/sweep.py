@@ -25,7 +25,8 @@ from ..artifacts import STEP_TIMING, TRAIN_LOG, StepTime, read_record
 from ..errors import SafemixError
 from ..fileio import atomic_write_json
 from ..secrets import redact_doc
-from .base import Tracker, flatten, metric_name, open_trackers, redact
+from .base import Tracker, flatten, metric_name, one_line, open_trackers, redact  # noqa: F401
+from .curve import train_curve
 
 STATE = "tracking.json"
 
@@ -39,16 +40,15 @@ def point_params(cfg, k: int, seed: int) -> dict[str, str]:
 def headline(rows: list[dict]) -> dict[str, dict]:
     """The report's headline numbers of one point: harmful compliance and safe-prompt refusals by the
     headline judge, capability accuracy per task, answer quality per suite."""
-    from ..report.figures import headline_judge
-    from ..report.results import ALL_HARMFUL
+    from ..report.headline import EXAGGERATED_SAFETY, HARM, headline_judge
 
     ref = headline_judge(rows)
     out = {}
     for r in rows:
         name = None
-        if r["judge"] == ref and (r["suite"], r["metric"]) == (ALL_HARMFUL, "harmful_compliance"):
+        if r["judge"] == ref and (r["suite"], r["metric"]) == HARM[:2]:
             name = "harmful_compliance"
-        elif r["judge"] == ref and (r["suite"], r["metric"]) == ("xstest-safe", "refusal_rate"):
+        elif r["judge"] == ref and (r["suite"], r["metric"]) == EXAGGERATED_SAFETY[:2]:
             name = "safe_prompt_refusals"
         elif r["judge"] == "lm-eval" and r["metric"] == "acc":
             name = metric_name("capability", r["suite"])
@@ -66,38 +66,20 @@ def _with_ci(name: str, row: dict) -> dict[str, float]:
     return out
 
 
-def curve_values(row: dict) -> dict[str, float]:
-    """The tracked values of one ``train_log.jsonl`` row (loss, learning rate, tokens/s, val loss)."""
-    return {metric_name("train", k): v for k, v in row.items()
-            if k in ("loss", "lr", "tokens_per_s", "val_loss") and isinstance(v, (int, float))}
-
-
-def train_curve(log: Path) -> list[tuple[int, dict[str, float]]]:
-    out = []
-    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue  # a torn last line of a killed run
-        values = curve_values(row)
-        if values and isinstance(row.get("step"), int):
-            out.append((row["step"], values))
-    return out
-
-
 def track_run(cfg, run_dir: str | Path, trackers: list[Tracker] | None = None) -> list[str]:
     """Log every judged point of ``run_dir`` not yet logged to each tracker; returns one line per
     tracker saying where the runs went."""
+    from ..artifacts import read_steps
+    from ..lock import StepLock
     from ..report.results import read_csv
-    from ..run.lock import StepLock
-    from ..run.plan import plan
 
     run_dir = Path(run_dir)
     trackers = open_trackers(cfg.tracking, run_dir) if trackers is None else trackers
     if not trackers:
         return []
-    steps = plan(cfg, run_dir)
-    points = sorted({(s.k, s.seed) for s in steps if s.stage == "judge" and s.done})
+    listed = read_steps(run_dir)
+    steps = listed.steps
+    points = sorted({(s.k, s.seed) for s in steps if s.stage == "judge" and listed.done(run_dir, s)})
     rows = read_csv(run_dir) if points else []
     lines = []
     with StepLock(run_dir / "tracking") as got:
@@ -137,17 +119,9 @@ def track_run(cfg, run_dir: str | Path, trackers: list[Tracker] | None = None) -
     return lines
 
 
-def one_line(t: Tracker, name: str, exc: Exception) -> str:
-    """A tracker's failure as one line, credentials in URIs masked (tracker libraries print them)."""
-    if isinstance(exc, SafemixError):
-        return redact(str(exc))
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return redact(f"{t.where()}: {name}: {type(exc).__name__}: {text}")
-
-
 def _log_point(t: Tracker, run_dir: Path, steps, rows: list[dict]) -> None:
     by_stage = {s.stage: s for s in steps}
-    for step, values in train_curve(by_stage["train"].path / TRAIN_LOG):
+    for step, values in train_curve(run_dir / by_stage["train"].path / TRAIN_LOG):
         t.log_metrics(values, step)
     final: dict[str, float] = {}
     for r in rows:
@@ -155,14 +129,14 @@ def _log_point(t: Tracker, run_dir: Path, steps, rows: list[dict]) -> None:
     for name, r in headline(rows).items():
         final.update(_with_ci(metric_name("headline", name), r))
     for s in steps:
-        if (s.path / STEP_TIMING).is_file():
+        if (run_dir / s.path / STEP_TIMING).is_file():
             try:
-                final[metric_name("time", f"{s.stage}_s")] = read_record(StepTime, s.path / STEP_TIMING).seconds
+                final[metric_name("time", f"{s.stage}_s")] = read_record(StepTime, run_dir / s.path / STEP_TIMING).seconds
             except SafemixError:
                 pass
     t.log_metrics(final)
     t.log_artifacts(run_dir / "report", "report")
-    train = by_stage["train"].path
+    train = run_dir / by_stage["train"].path
     if (train / TRAIN_LOG).is_file():
         _one_file(t, train / TRAIN_LOG, "train")
     _one_file(t, run_dir / "config.yaml", "config")

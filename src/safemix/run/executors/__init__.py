@@ -2,7 +2,7 @@
 ``ray`` (Ray tasks). Each executor is one module of this package that registers itself with
 :func:`register`; the registry imports every module, so adding an engine is adding one file.
 
-An executor only decides *where* a point runs: every job runs :func:`run_point` -- the same
+An executor only decides *where* a point runs: every job runs ``run/point.py``'s ``run_point`` -- the same
 ``safemix run --only k=K,seed=S`` as a local process -- so the per-step locks and completion markers
 stay the single record of what is done, a re-submitted sweep skips finished steps, and a job killed
 mid-training resumes from its checkpoint.
@@ -10,7 +10,6 @@ mid-training resumes from its checkpoint.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import pkgutil
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ class JobOutcome:
 
 
 class Executor:
-    """An engine's executor: ``run_points(jobs, name, on_submit)`` runs each job's :func:`run_point`
+    """An engine's executor: ``run_points(jobs, name, on_submit)`` runs each job's ``run_point``
     where the engine puts it and returns one :class:`JobOutcome` per job; logs go to ``folder``."""
     name = ""
 
@@ -83,41 +82,6 @@ def get_executor(name: str, options, run_dir: Path):
     if name not in EXECUTORS:
         raise SafemixError(f"unknown executor '{name}' (known: {', '.join(available())})")
     return EXECUTORS[name](options, Path(run_dir))
-
-
-def run_point(job: PointJob, log: str | None = None) -> str:
-    """Run one point's steps (what a job executes); returns the point. ``log``: send this process's
-    output there too (Ray workers; SLURM jobs already write their own log files)."""
-    from ..runner import run
-
-    with _output_to(log) if log else contextlib.nullcontext():
-        run(job.config, job.run_dir, only={"k": job.k, "seed": job.seed}, data_dir=job.data_dir, executor="local",
-            report_after=False)
-    return job.point
-
-
-@contextlib.contextmanager
-def _output_to(log: str):
-    """This process's stdout and stderr (file descriptors 1 and 2, so libraries' output too) appended to ``log``."""
-    import os
-    import sys
-
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log, "a", encoding="utf-8") as f:
-        os.dup2(f.fileno(), 1)
-        os.dup2(f.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 def one_line(exc: BaseException) -> str:

@@ -7,7 +7,8 @@ training checkpoint. Logs: ``RUN_DIR/jobs/ray/k=K_seed=S.log``.
 from __future__ import annotations
 
 from ...errors import MissingExtraError
-from . import Executor, JobOutcome, PointJob, one_line, register, run_point
+from ..point import run_point
+from . import Executor, JobOutcome, PointJob, one_line, register
 
 
 def _ray():

@@ -9,7 +9,8 @@ last checkpoint. Logs: ``RUN_DIR/jobs/slurm/<job id>_<task>_log.{out,err}``.
 from __future__ import annotations
 
 from ...errors import MissingExtraError, SafemixError
-from . import Executor, JobOutcome, PointJob, one_line, register, run_point
+from ..point import run_point
+from . import Executor, JobOutcome, PointJob, one_line, register
 
 
 def _submitit():
