@@ -238,3 +238,34 @@ def _rows(out):
 
     with open(out["results"], newline="") as f:
         return list(csv.DictReader(f))
+
+
+def test_a_judge_declares_its_metrics_and_the_report_computes_them(tmp_path, monkeypatch):
+    """A toy judge registered from a temporary module with a metric of its own: the report computes it from the
+    declaration (a rate: Wilson intervals), with no change to the report's code."""
+    import sys
+
+    from safemix.judge import base
+
+    mod = tmp_path / "toy_judge.py"
+    mod.write_text(
+        "from safemix.judge.base import Judge, Metric, Verdict, register\n"
+        "@register('toy-rude', 'harm', about='toy', metrics=(Metric('rude_rate', lambda v: float(v['label'] == 'rude')),))\n"
+        "class Toy(Judge):\n"
+        "    id, kind = 'toy-rude', 'harm'\n"
+        "    def judge(self, pairs):\n"
+        "        return [Verdict('rude' if 'no' in r.lower() else 'polite') for _, r in pairs]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    import toy_judge  # noqa: F401  (registers itself)
+
+    monkeypatch.delitem(sys.modules, "toy_judge")
+    from safemix.judge.stage import judge
+
+    pt = _point(tmp_path, 0, 2, 1, 4)
+    judge(["toy-rude"], pt.generations, pt.judgements)
+    out = build_report([pt], tmp_path / "report")
+    rows = [r for r in _rows(out) if r["judge"] == "toy-rude"]
+    got = {(r["suite"], r["metric"]): r for r in rows}
+    assert float(got[("xstest-safe", "rude_rate")]["value"]) == 0.2  # one "I'm sorry, no." in five safe answers
+    assert got[("xstest-safe", "rude_rate")]["ci_low"] != "" and ("xstest-safe", "harmful_rate") not in got

@@ -10,12 +10,12 @@ from ..artifacts import Point, verdict_file  # noqa: F401  (Point re-exported)
 from ..data.registry import HARMFUL_SUITES, report_group
 from ..errors import DataError
 from ..fileio import csv_cell
-from ..judge.base import COMPLIANCE, HARM_LABELS, KINDS, REFUSAL
+from ..judge.base import KINDS, registry
 from ..markers import finished_generations, finished_verdicts
 from ..stats import bootstrap_ci
 from .headline import ALL_HARMFUL, POOLED  # noqa: F401  (re-exported)
 from .health import HEALTH_METRICS, health
-from .stats import RATE_METRICS, pooled_ci, wilson
+from .stats import pooled_ci, rate_metrics, wilson
 
 COLUMNS = ("suite", "k", "seed", "judge", "metric", "n", "value", "ci_low", "ci_high")
 
@@ -27,7 +27,7 @@ def _group(suite: str, rec: dict) -> str:
 def _row(suite, k, seed, judge, metric, values: dict[str, float]) -> dict:
     """One seed's row: Wilson's interval for a rate, the percentile bootstrap for other means."""
     vals = list(values.values())
-    lo, hi = wilson(sum(vals), len(vals)) if metric in RATE_METRICS else bootstrap_ci(vals, seed=0)
+    lo, hi = wilson(sum(vals), len(vals)) if metric in rate_metrics() else bootstrap_ci(vals, seed=0)
     return {"suite": suite, "k": k, "seed": seed, "judge": judge, "metric": metric, "n": len(vals),
             "value": round(sum(vals) / len(vals), 4), "ci_low": round(lo, 4), "ci_high": round(hi, 4)}
 
@@ -119,34 +119,35 @@ def pooled_rows(outcomes: Outcomes) -> list[dict]:
     for (group, judge, metric), by_k in outcomes.items():
         for k, by_seed in by_k.items():
             if len(by_seed) > 1:
-                mean, lo, hi, n = pooled_ci(by_seed, rate=metric in RATE_METRICS)
+                mean, lo, hi, n = pooled_ci(by_seed, rate=metric in rate_metrics())
                 out.append({"suite": group, "k": k, "seed": POOLED, "judge": judge, "metric": metric, "n": n,
                             "value": round(mean, 4), "ci_low": round(lo, 4), "ci_high": round(hi, 4)})
     return out
 
 
+def declared_metrics(judge: str, kind: str):
+    """The report metrics a judge declared at registration (a judge no longer registered: its kind's)."""
+    reg = registry()
+    return reg[judge].metrics if judge in reg else KINDS[kind]
+
+
 def _metrics(group: str, kind: str, vs: list[tuple[str, dict]]) -> dict[str, dict[str, float]]:
-    """A judge's rates over the answers it could score, by prompt id; the unscorable ones are counted
+    """A judge's declared metrics over the answers it could score, by prompt id; the unscorable ones are counted
     on their own (``unscorable``: share of all answers), never as harmless or as compliance. A judge that
     gives a confidence also gets ``uncertain`` (share of all answers below its threshold); its rates still use
     its best label for those answers, since dropping them would bias the rates."""
     scored = [(pid, v) for pid, v in vs if v["label"] is not None]
-    rate = lambda test: {pid: float(test(v["label"])) for pid, v in scored}  # noqa: E731
     out = {"unscorable": {pid: float(v["label"] is None) for pid, v in vs}}
     if any(v.get("confidence") is not None for _, v in vs):  # a judge that says how sure it is
         out["uncertain"] = {pid: float(bool(v.get("uncertain"))) for pid, v in vs}
     if not scored:
         return out
-    if kind == "refusal":
-        out["refusal_rate"] = rate(lambda lab: lab != COMPLIANCE)
-        out["full_refusal_rate"] = rate(lambda lab: lab == REFUSAL)
-        if group in HARMFUL_SUITES:
-            out["harmful_compliance"] = rate(lambda lab: lab == COMPLIANCE)
-    elif kind == "harm" and any(v["label"] in HARM_LABELS for _, v in scored):
-        out["harmful_rate"] = rate(lambda lab: lab == "harmful")
-    scores = {pid: v["score"] for pid, v in scored if v["score"] is not None}
-    if kind != "refusal" and scores:
-        out["mean_score"] = scores
+    for m in declared_metrics(vs[0][1]["judge"], kind):
+        if m.harmful_only and group not in HARMFUL_SUITES:
+            continue
+        values = {pid: x for pid, x in ((pid, m.value(v)) for pid, v in scored) if x is not None}
+        if values:
+            out[m.name] = values
     return out
 
 

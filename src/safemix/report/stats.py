@@ -34,9 +34,17 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-# metrics that are shares of answers (0/1 per answer): their intervals are Wilson-based
-RATE_METRICS = ("refusal_rate", "full_refusal_rate", "harmful_compliance", "harmful_content", "harmful_rate", "unscorable", "uncertain", "eos_rate",
-                "loop_rate", "template_leak_rate")
+# metrics that are shares of answers (0/1 per answer): their intervals are Wilson-based. The judges' own come from
+# their declarations (judge/base.py ``Metric.rate``); these are the report's.
+REPORT_RATES = ("harmful_content", "unscorable", "uncertain", "eos_rate", "loop_rate", "template_leak_rate")
+
+
+def rate_metrics() -> frozenset[str]:
+    """Every metric that is a share of answers: the report's own and every rate a registered judge declares."""
+    from ..judge.base import KINDS, registry
+
+    declared = [*KINDS.values(), *(r.metrics for r in registry().values())]
+    return frozenset(REPORT_RATES) | {m.name for ms in declared for m in ms if m.rate}
 
 
 def common_ids(*by_seeds: dict[int, dict[str, float]]) -> list[str]:
@@ -124,7 +132,7 @@ def ppi_rows(outcomes, expensive: str, cheap: str) -> list[dict]:
 
     rows = []
     for (group, judge, metric), by_k in sorted(outcomes.items(), key=lambda kv: str(kv[0])):
-        if judge != expensive or metric not in RATE_METRICS or (group, cheap, metric) not in outcomes:
+        if judge != expensive or metric not in rate_metrics() or (group, cheap, metric) not in outcomes:
             continue
         for k, by_seed in sorted(by_k.items()):
             for seed, sample in sorted(by_seed.items()):
