@@ -1,0 +1,47 @@
+"""The data registry is one YAML file per data set: typed, checked, and a new suite is one new file."""
+
+import shutil
+
+import pytest
+
+from safemix.data.registry import HARMFUL_SUITES, REGISTRY, SETS, SPLIT_SUITES, SUITE_GROUPS, load_sets
+from safemix.errors import SafemixError
+from safemix.fileio import sha256_file
+
+
+def test_every_file_loads_and_pins_its_local_copy(shared_data):
+    sets = load_sets()
+    assert [d.name for d in sets] == list(REGISTRY) and len(sets) == len(list(SETS.glob("*.yaml")))
+    for d in sets:
+        if d.sha256:  # the data folder's copy is the pinned file
+            assert sha256_file(shared_data / d.local) == d.sha256, d.name
+    assert SUITE_GROUPS["harm"] == ("I-MaliciousInstructions", "I-CoNa", "I-Controversial", "I-PhysicalSafetyUnsafe",
+                                    "Q-Harm")
+    assert SPLIT_SUITES == ("xstest",) and HARMFUL_SUITES[-1] == "xstest-unsafe"
+
+
+def test_a_suite_is_one_file(tmp_path):
+    folder = tmp_path / "sets"
+    shutil.copytree(SETS, folder)
+    (folder / "my-suite.yaml").write_text(
+        "name: my-suite\nkind: eval\ndescription: my harmful prompts\nlicence: MIT\n"
+        "url: https://example.org/my.json\nsource: example.org\nlocal: mine/my.json\n"
+        "suite: My-Suite\ngroups: [harm]\norder: 99\n")
+    sets = load_sets(folder)
+    mine = sets[-1]
+    assert mine.name == "my-suite" and mine.spec().url == "https://example.org/my.json" and mine.groups == ["harm"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("name: other\nkind: eval\ndescription: d\nlicence: MIT\nurl: u\nsource: s\nlocal: l\n", "must match the file name"),
+    ("name: bad\nkind: eval\ndescription: d\nlicence: MIT\nlocal: l\n", "give either github"),
+    ("name: bad\nkind: nope\ndescription: d\nlicence: MIT\nurl: u\nsource: s\nlocal: l\n", "not a data set file"),
+    ("name: bad\nkind: eval\ndescription: d\nlicence: MIT\nurl: u\nsource: s\nlocal: l\nsha256: abc\n", "not a data set file"),
+    ("name: bad\nkind: eval\ndescription: d\nlicence: MIT\nurl: u\nsource: s\nlocal: l\ngroups: [harm]\n", "for eval suites"),
+    ("name: bad\n  kind: [\n", "not a data set file"),
+])
+def test_a_bad_file_is_a_one_line_error_naming_it(tmp_path, body, message):
+    (tmp_path / "bad.yaml").write_text(body)
+    with pytest.raises(SafemixError, match=message) as err:
+        load_sets(tmp_path)
+    assert str(tmp_path / "bad.yaml") in str(err.value) and "\n" not in str(err.value)
