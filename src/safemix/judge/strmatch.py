@@ -22,8 +22,9 @@ def strmatch_label(completion: str) -> str:
 
 
 @register("xstest-strmatch", "refusal", (), "XSTest's string-match refusal rule (reproduces its published labels)",
-          validated="offline proxy; against XSTest human labels of gpt4 / llama2orig (bench/judge_agreement.py): refusal "
-                    "rate off by 0.054 on average, 0.112 at worst; kappa 0.85 / 0.58")
+          validated="offline proxy; against XSTest human labels of gpt4 / llama2orig / mistralinstruct "
+                    "(bench/judge_agreement.py): refusal rate off by 0.083 on average, 0.285 at worst (mistralinstruct's "
+                    "unsafe side); kappa 0.85 / 0.58 / 0.25")
 class StrMatchJudge(Judge):
     id, version, kind = "xstest-strmatch", "1", "refusal"
 
