@@ -110,7 +110,7 @@ def write_audit_report(cfg: AuditConfig, results, out: Path) -> Path:
     from ..report.results import collect, to_csv
 
     rows = []
-    want = {HARM[:2]: HARM[2], EXAGGERATED_SAFETY[:2]: EXAGGERATED_SAFETY[2],
+    want = {HARM[:2]: HARM[2], EXAGGERATED_SAFETY[:2]: "refusals of XSTest's safe prompts",
             (cfg.benign_suite, "refusal_rate"): f"refusals of {cfg.benign_suite} (benign)",
             (cfg.benign_suite, "mean_score"): f"answer quality on {cfg.benign_suite} (mean score)"}
     for m, gen, jud, cap in results:
