@@ -19,7 +19,7 @@ import csv
 import io
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -219,7 +219,3 @@ def import_csv(path: Path, sample: dict, units: list[Unit]) -> dict[str, dict]:
     if not out:
         raise DataError(path, "no labels (empty set)")
     return out
-
-
-def as_dict(u: Unit) -> dict:
-    return asdict(u)
