@@ -160,12 +160,6 @@ def distinct_keys(keys: list[str], ids: list[str]) -> list[str]:
     return out
 
 
-def repeated_prompts(prompts: list[EvalPrompt]) -> bool:
-    """Whether two of the prompts ask the same (prompt, input)."""
-    pairs = [(p.prompt, p.input) for p in prompts]
-    return len(set(pairs)) < len(pairs)
-
-
 def _record(p: EvalPrompt, formatted: str, key: str, r, d: Decoding, info: dict) -> dict:
     return GenerationRecord(suite=p.suite, id=p.id, prompt=p.prompt, input=p.input, label=p.label, type=p.type,
                             formatted_input=formatted, output=r.text, finish_reason=r.finish_reason,

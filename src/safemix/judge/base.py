@@ -88,7 +88,7 @@ class Judge:
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
-        return registry()[self.id].metrics if self.id in registry() else KINDS[self.kind]
+        return metrics_of(self.id, self.kind)
 
 
 def check_pairs(pairs, where: str = "input") -> list[tuple[str, str]]:
@@ -142,6 +142,12 @@ def _discover() -> None:
 def registry() -> dict[str, Registered]:
     _discover()
     return dict(sorted(_REGISTRY.items()))
+
+
+def metrics_of(judge: str, kind: str) -> tuple[Metric, ...]:
+    """The report metrics a judge declared at registration (one no longer registered: its kind's)."""
+    reg = registry()
+    return reg[judge].metrics if judge in reg else KINDS[kind]
 
 
 def available() -> list[str]:

@@ -10,7 +10,7 @@ from ..artifacts import Point, verdict_file  # noqa: F401  (Point re-exported)
 from ..data.registry import HARMFUL_SUITES, report_group
 from ..errors import DataError
 from ..fileio import csv_cell
-from ..judge.base import KINDS, registry
+from ..judge.base import KINDS, metrics_of
 from ..markers import finished_generations, finished_verdicts
 from ..stats import bootstrap_ci
 from .headline import ALL_HARMFUL, POOLED  # noqa: F401  (re-exported)
@@ -125,12 +125,6 @@ def pooled_rows(outcomes: Outcomes) -> list[dict]:
     return out
 
 
-def declared_metrics(judge: str, kind: str):
-    """The report metrics a judge declared at registration (a judge no longer registered: its kind's)."""
-    reg = registry()
-    return reg[judge].metrics if judge in reg else KINDS[kind]
-
-
 def _metrics(group: str, kind: str, vs: list[tuple[str, dict]]) -> dict[str, dict[str, float]]:
     """A judge's declared metrics over the answers it could score, by prompt id; the unscorable ones are counted
     on their own (``unscorable``: share of all answers), never as harmless or as compliance. A judge that
@@ -142,7 +136,7 @@ def _metrics(group: str, kind: str, vs: list[tuple[str, dict]]) -> dict[str, dic
         out["uncertain"] = {pid: float(bool(v.get("uncertain"))) for pid, v in vs}
     if not scored:
         return out
-    for m in declared_metrics(vs[0][1]["judge"], kind):
+    for m in metrics_of(vs[0][1]["judge"], kind):
         if m.harmful_only and group not in HARMFUL_SUITES:
             continue
         values = {pid: x for pid, x in ((pid, m.value(v)) for pid, v in scored) if x is not None}
