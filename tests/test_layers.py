@@ -9,10 +9,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "safemix"
 LAYERS = (
     ("core", ("safemix", "safemix.errors", "safemix.fileio", "safemix.secrets", "safemix.stats", "safemix.store",
               "safemix.progress", "safemix.formats", "safemix.artifacts", "safemix.markers", "safemix.lock",
-              "safemix.data.parse")),
+              "safemix.data.parse", "safemix.plugins")),
     ("data and models", ("safemix.data", "safemix.models")),
     ("stages", ("safemix.train", "safemix.generate", "safemix.judge", "safemix.capability")),
-    ("config and trackers", ("safemix.config", "safemix.track")),
+    ("config and plug-ins", ("safemix.config", "safemix.track", "safemix.executors")),
     ("labels", ("safemix.label",)),
     ("results and outputs", ("safemix.report", "safemix.track.sweep")),
     ("pipeline", ("safemix.run",)),

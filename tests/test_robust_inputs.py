@@ -79,8 +79,8 @@ def test_pushing_a_card_with_the_hub_unreachable_is_one_line(tmp_path):
 
 def test_slurm_without_its_commands_is_refused_before_any_work(tmp_path, monkeypatch):
     pytest.importorskip("submitit", reason="the [slurm] extra is not installed")
-    from safemix.config import SlurmOptions
-    from safemix.run.executors import get_executor
+    from safemix.executors import get_executor
+    from safemix.executors.slurm import SlurmOptions
 
     monkeypatch.setenv("PATH", str(tmp_path))  # a machine without SLURM's commands
     with pytest.raises(SafemixError, match="executor slurm: sbatch, srun, sacct not found on this machine"):

@@ -53,7 +53,12 @@ ALT = {
     "generate.suites": ["q-harm", "I-Alpaca", "xstest"], "generate.limit_per_suite": 5, "generate.preset": "greedy",
     "judges": ["xstest-strmatch", "refusal-clf", "llm-refusal", "llama-guard-3-1b", "refusal-clf-without-gpt4"],
     "judge_options.base_url": "http://127.0.0.1:10/v1", "judge_options.judge_model": "m2",
-    "judge_options.backend": "vllm", "capability.tasks": ["safemix-mini-mc", "piqa"],
+    "judge_options.backend": "vllm",
+    # options of judges the base config does not run: changed together with a judge that takes them
+    **{f"judge_options.{o}": With(v, judges=["xstest-strmatch", "refusal-clf", "llm-refusal", "llama-guard-3-1b", j])
+       for o, v, j in (("device", "cpu", "harm-rm-redteam"), ("allow_unsafe_weights", True, "harm-rm-redteam"),
+                       ("threshold", 0.5, "harm-rm-redteam"), ("encoder", "all-minilm-l6-v2", "quality-relevance"))},
+    "capability.tasks": ["safemix-mini-mc", "piqa"],
     "quality.judge": With("quality-relevance", quality__judge_model=None), "quality.judge_model": "org/other-model",
     "quality.suite": "q-harm", "quality.baseline_k": 8, "train.batch_size": 8, "train.micro_batch_size": 2,
     "budget.judge": "refusal-clf-without-gpt4", "budget.cheap": "xstest-strmatch", "report.cards": [0, 8],

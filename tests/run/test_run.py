@@ -238,13 +238,15 @@ def test_a_new_stage_is_one_class(tiny_config, tmp_path, monkeypatch):
 
     class Audit(stages.Stage):
         name, parent, marker = "audit", "generate", "audit.json"
+        reads = ("generate.suites",)
 
         def key_parts(self, cfg, k, seed):
-            return ("v1",)
+            return ("v1", cfg.generate.suites)
 
-        def run(self, step, cfg, progress=False):
-            step.path.mkdir(parents=True, exist_ok=True)
-            (step.path / self.marker).write_text(json.dumps({"k": step.k}))
+        def run(self, ctx):
+            ctx.path.mkdir(parents=True, exist_ok=True)
+            (ctx.path / self.marker).write_text(json.dumps({"k": ctx.k, "suites": ctx.config.generate.suites,
+                                                            "parent": ctx.parent.name}))
 
     monkeypatch.setitem(stages.STAGES, "audit", Audit())
     steps = plan(load_run_config(tiny_config), tmp_path)
@@ -252,7 +254,8 @@ def test_a_new_stage_is_one_class(tiny_config, tmp_path, monkeypatch):
     assert [s.k for s in audits] == [0, 8] and all(s.parent.stage == "generate" for s in audits)
     assert audits[0].key != audits[1].key and not audits[0].done
     execute(audits[0], load_run_config(tiny_config))
-    assert audits[0].done and json.loads((audits[0].path / "audit.json").read_text()) == {"k": 0}
+    got = json.loads((audits[0].path / "audit.json").read_text())
+    assert audits[0].done and got["k"] == 0 and got["parent"] == audits[0].parent.key and got["suites"]
 
 
 def _check_card(run_dir, results_csv):

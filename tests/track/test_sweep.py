@@ -138,7 +138,7 @@ def test_the_config_section_and_the_flags_derive_from_the_registry(run_cli, tmp_
 
 
 def test_a_tracker_whose_package_is_missing_is_named_before_any_work(run_cli, tmp_path, monkeypatch):
-    from safemix.track.mlflow import MlflowTracker
+    from safemix.track.backends.mlflow import MlflowTracker
 
     monkeypatch.setattr(MlflowTracker, "package", "no_such_tracker_pkg")
     _, run_dir = _finished_run(tmp_path)

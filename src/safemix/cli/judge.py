@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ..errors import SafemixError
-from .options import DataDir
+from .options import DataDir, add_flags, judge_flag_list, validated
 
 app = typer.Typer(rich_markup_mode=None, help="The judge stage: harmfulness, refusal and quality judges.", invoke_without_command=True)
 
@@ -27,26 +27,21 @@ def _known() -> str:
 
 
 @app.callback()
+@add_flags(judge_flag_list())
 def judge_cmd(
     ctx: typer.Context,
     judges: str = typer.Option("xstest-strmatch", help="Comma-separated judges. Known: " + _known() + "."),
     inp: Optional[Path] = typer.Option(None, "--in", help="Generation folder (SUITE.jsonl files from 'safemix generate')."),
     out: Optional[Path] = typer.Option(None, help="Output folder: SUITE.JUDGE.jsonl per suite and judge."),
-    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible API base URL for llm-* judges "
-                                                      "(key from $OPENAI_API_KEY)."),
-    judge_model: Optional[str] = typer.Option(None, help="Model name for llm-* judges; for quality-rm, a reward-model "
-                                                         "folder or Hub id (default: OpenAssistant's DeBERTa)."),
-    timeout: Optional[float] = typer.Option(None, help="llm-* judges: seconds per attempt (default 60)."),
-    max_retries: Optional[int] = typer.Option(None, help="llm-* judges: retries on 429/5xx/timeouts (default 4; "
-                                                          "Retry-After is honoured)."),
-    max_time: Optional[float] = typer.Option(None, help="llm-* judges: seconds for all calls of one judge "
-                                                        "(default: no limit)."),
     data_dir: Optional[Path] = DataDir,
+    flags: Optional[dict] = None,
 ) -> None:
     """Score every generation with every judge (cached: re-runs score only new records, and retry
     failed ones). Exits 2 with a summary when some verdicts failed."""
-    ctx.obj = {"data_dir": data_dir, "base_url": base_url, "judge_model": judge_model, "timeout": timeout,
-               "max_retries": max_retries, "max_time": max_time}
+    from ..config import JudgeOptions
+
+    given = (flags or {}).get("judge_options", {})
+    ctx.obj = {"data_dir": data_dir, **validated(JudgeOptions, given, judge_flag_list(), "judge_options").given()}
     if ctx.invoked_subcommand is not None:
         return
     if inp is None or out is None:

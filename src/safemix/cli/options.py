@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Optional
+
 import typer
 
 DataDir = typer.Option(None, "--data-dir", envvar="SAFEMIX_DATA_DIR",
@@ -10,32 +15,114 @@ DataDir = typer.Option(None, "--data-dir", envvar="SAFEMIX_DATA_DIR",
 BaseModel = typer.Option(None, "--model", help="Base model: built-in name, folder or Hub id (default: the adapter "
                                               "manifest's base model).")
 
-# experiment tracking (safemix train, safemix track): one flag set per tracker of safemix.track
-Mlflow = typer.Option(None, "--mlflow", help="Log to MLflow: a tracking URI (http(s)://, sqlite:///) or a folder "
-                                             "(a local file store).")
-MlflowExperiment = typer.Option("safemix", "--mlflow-experiment", help="MLflow experiment name.")
-Wandb = typer.Option(None, "--wandb", help="Log to Weights & Biases: PROJECT or ENTITY/PROJECT.")
-WandbMode = typer.Option(None, "--wandb-mode", help="online or offline (default: W&B's own, WANDB_MODE).")
-Tensorboard = typer.Option(None, "--tensorboard", help="Write TensorBoard event files under this folder.")
+
+# --- flags generated from plug-in options models (plugins.py): one per field -----------------------------
+
+@dataclass(frozen=True)
+class Flag:
+    group: str  # the plug-in (or section) the value belongs to
+    field: str  # the options model's field
+    name: str  # the flag without dashes, e.g. mlflow-experiment
+    help: str
+    boolean: bool
+    metavar: str = "TEXT"
+
+    @property
+    def param(self) -> str:
+        return f"_{self.group}__{self.field}"
 
 
-def tracking_flags(mlflow, mlflow_experiment, wandb, wandb_mode, tensorboard, base=None):
-    """The tracking section the flags ask for, over ``base`` (a run config's ``tracking:``); paths
-    given on the command line are taken as given (relative to the working directory)."""
-    from pathlib import Path
+def flags_of(model, group: str, prefix: str = "", primary: str | None = None) -> list[Flag]:
+    """One flag per field of an options model: ``--PREFIX-FIELD`` (``--PREFIX`` for ``primary``; ``--FIELD``
+    without a prefix), its help from the field's description."""
+    out = []
+    for field, info in model.model_fields.items():
+        name = prefix if field == primary else "-".join(x for x in (prefix, field.replace("_", "-")) if x)
+        boolean = info.annotation in (bool, bool | None)
+        out.append(Flag(group, field, name, (info.description or field) + ("." if info.description else ""), boolean,
+                        _metavar(info.annotation)))
+    return out
 
-    from ..config import MlflowOptions, TensorboardOptions, TrackingSection, WandbOptions
+
+def _metavar(annotation) -> str:
+    import typing
+
+    args = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
+    if len(args) == 1 and typing.get_origin(args[0]) is typing.Literal:
+        return "[" + "|".join(map(str, typing.get_args(args[0]))) + "]"
+    names = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
+    return "|".join(dict.fromkeys(names.get(a, "TEXT") for a in args)) or "TEXT"
+
+
+def add_flags(flags: list[Flag]):
+    """Give a command the generated flags; they reach it as ``flags={group: {field: value}}`` (only those given)."""
+    def deco(func):
+        sig = inspect.signature(func, eval_str=True)
+        params = [p for p in sig.parameters.values() if p.name != "flags"]
+        for f in flags:
+            decl = f"--{f.name}/--no-{f.name}" if f.boolean else f"--{f.name}"
+            params.append(inspect.Parameter(f.param, inspect.Parameter.KEYWORD_ONLY,
+                                            default=typer.Option(None, decl, help=f.help,
+                                                                 metavar=None if f.boolean else f.metavar),
+                                            annotation=Optional[bool] if f.boolean else Optional[str]))
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            groups: dict[str, dict] = {}
+            for f in flags:
+                value = kwargs.pop(f.param, None)
+                if value is not None:
+                    groups.setdefault(f.group, {})[f.field] = value
+            return func(*args, flags=groups, **kwargs)
+
+        wrapper.__signature__ = sig.replace(parameters=params)
+        return wrapper
+    return deco
+
+
+def validated(model, values: dict, flags: list[Flag], group: str):
+    """``values`` as ``model``; a wrong value is a one-line error naming its flag."""
+    from pydantic import ValidationError
+
     from ..errors import SafemixError
 
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        names = {f.field: f.name for f in flags if f.group == group}
+        raise SafemixError("; ".join(f"--{names.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else group}: "
+                                     f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())) from None
+
+
+# experiment tracking (safemix train, safemix track): --NAME (the backend's flag field) and --NAME-FIELD per backend
+def tracking_flag_list() -> list[Flag]:
+    from ..track import discover
+
+    return [f for name, cls in discover().items() for f in flags_of(cls.Options, name, name, cls.flag)]
+
+
+def tracking_flags(given: dict, base=None):
+    """The tracking section the generated flags ask for, over ``base`` (a run config's ``tracking:``): a backend is
+    on when its ``--NAME`` is given; paths given on the command line are taken relative to the working directory."""
+    from ..config import TrackingSection
+    from ..errors import SafemixError
+    from ..track import discover
+
     section = base.model_copy() if base is not None else TrackingSection()
-    if mlflow:
-        uri = mlflow if "://" in mlflow or mlflow.startswith(("file:", "sqlite:")) else str(Path(mlflow).resolve())
-        section.mlflow = MlflowOptions(uri=uri, experiment=mlflow_experiment)
-    if wandb:
-        if wandb_mode not in (None, "online", "offline"):
-            raise SafemixError(f"--wandb-mode: expected online or offline, got '{wandb_mode}'")
-        entity, _, project = wandb.rpartition("/")
-        section.wandb = WandbOptions(project=project, entity=entity or None, mode=wandb_mode, dir=str(Path.cwd()))
-    if tensorboard:
-        section.tensorboard = TensorboardOptions(log_dir=str(Path(tensorboard).resolve()))
+    flags = tracking_flag_list()
+    for name, cls in discover().items():
+        values = given.get(name)
+        if not values:
+            continue
+        if cls.flag not in values:
+            raise SafemixError(f"--{', --'.join(f.name for f in flags if f.group == name and f.field in values)} "
+                               f"given without --{name}")
+        setattr(section, name, validated(cls.Options, cls.from_flags(values), flags, name))
     return section
+
+
+# the judges' options (safemix judge): one flag per option of any registered judge
+def judge_flag_list() -> list[Flag]:
+    from ..config import JudgeOptions
+
+    return flags_of(JudgeOptions, "judge_options")

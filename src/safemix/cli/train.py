@@ -11,13 +11,14 @@ import typer
 from ..artifacts import TRAIN_MANIFEST
 from ..config import load_train_config
 from ..train import train
-from .options import DataDir, Mlflow, MlflowExperiment, Tensorboard, Wandb, WandbMode, tracking_flags
+from .options import DataDir, add_flags, tracking_flag_list, tracking_flags
 
 ARG_FIELDS = ("model", "method", "prompt_format", "epochs", "max_steps", "learning_rate", "batch_size",
               "micro_batch_size", "cutoff_len", "seed", "val_size", "lora_r", "train_on_inputs", "save_every",
               "gradient_checkpointing", "bf16")
 
 
+@add_flags(tracking_flag_list())
 def train_cmd(
     data: str = typer.Option(..., help="Training data: a mixture from 'safemix data mix', any Alpaca JSON/JSONL "
                                        "file, or a registry name."),
@@ -47,11 +48,7 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Retrain even if OUT is already finished."),
     data_dir: Optional[Path] = DataDir,
-    mlflow: Optional[str] = Mlflow,
-    mlflow_experiment: str = MlflowExperiment,
-    wandb: Optional[str] = Wandb,
-    wandb_mode: Optional[str] = WandbMode,
-    tensorboard: Optional[Path] = Tensorboard,
+    flags: Optional[dict] = None,
 ) -> None:
     """Fine-tune a model on a mixture (LoRA by default, with the paper's hyperparameters)."""
     overrides = {k: v for k, v in locals().items() if k in ARG_FIELDS}
@@ -60,7 +57,7 @@ def train_cmd(
         typer.echo(f"{out} is already trained (use --overwrite to retrain)")
         return
     live = None
-    section = tracking_flags(mlflow, mlflow_experiment, wandb, wandb_mode, tensorboard)
+    section = tracking_flags(flags or {})
     if section.any():
         from ..track import open_trackers
         from ..track.live import LiveTracking

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from ..errors import SafemixError
+from ..plugins import Options, load_external, merged
+from .options import NoOptions
 
 COMPLIANCE, REFUSAL, PARTIAL = "1_full_compliance", "2_full_refusal", "3_partial_refusal"
 REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)
@@ -104,27 +106,33 @@ def check_pairs(pairs, where: str = "input") -> list[tuple[str, str]]:
 class Registered:
     factory: Callable[..., Judge]
     kind: str
-    options: tuple[str, ...]
+    options_model: type[Options]
     about: str
     validated: str = ""  # what the judge is validated against, with the measured figures (shown in reports)
     metrics: tuple[Metric, ...] = ()  # the report metrics its verdicts give (default: its kind's)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return tuple(self.options_model.model_fields)
 
 
 _REGISTRY: dict[str, Registered] = {}
 _discovered = False
 
 
-def register(name: str, kind: str, options: tuple[str, ...] = (), about: str = "", validated: str = "",
+def register(name: str, kind: str, options: type[Options] = NoOptions, about: str = "", validated: str = "",
              metrics: tuple[Metric, ...] | None = None):
-    """Register a judge factory under ``name``: its kind (a key of :data:`KINDS`), the keyword
-    options it takes, a one-line description (shown by ``safemix judge --help``), what it is
+    """Register a judge factory under ``name``: its kind (a key of :data:`KINDS`), the options model
+    of the keyword options it takes (judge/options.py), a one-line description (shown by ``safemix judge --help``), what it is
     validated against (shown in reports as a caveat) and the report metrics its verdicts give
     (default: those of its kind)."""
     if kind not in KINDS:
         raise ValueError(f"judge '{name}': unknown kind '{kind}' (known: {', '.join(KINDS)})")
 
     def deco(factory):
-        _REGISTRY[name] = Registered(factory, kind, tuple(options), about, validated,
+        if not (isinstance(options, type) and issubclass(options, Options)):
+            raise TypeError(f"judge '{name}': options must be an Options model (judge/options.py), got {options!r}")
+        _REGISTRY[name] = Registered(factory, kind, options, about, validated,
                                      tuple(metrics) if metrics is not None else KINDS[kind])
         return factory
     return deco
@@ -135,6 +143,7 @@ def _discover() -> None:
     global _discovered
     if not _discovered:
         _discovered = True
+        load_external()
         for mod in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
             importlib.import_module(f"{__package__}.{mod.name}")
 
@@ -148,6 +157,14 @@ def metrics_of(judge: str, kind: str) -> tuple[Metric, ...]:
     """The report metrics a judge declared at registration (one no longer registered: its kind's)."""
     reg = registry()
     return reg[judge].metrics if judge in reg else KINDS[kind]
+
+
+def options_section() -> type[Options]:
+    """The run config's ``judge_options:`` section: every option of every registered judge (None: not given),
+    less the context the pipeline gives (``data_dir``)."""
+    models = list(dict.fromkeys(r.options_model for r in registry().values()))
+    return merged("JudgeOptions", "Options for the judges that take them (each judge's options model, "
+                  "judge/options.py); an option none of the run's judges takes is an error.", models, COMMON_OPTIONS)
 
 
 def available() -> list[str]:
@@ -179,10 +196,22 @@ def get_judge(name: str, **options) -> Judge:
     if unknown:
         raise SafemixError(f"judge '{name}' takes no option {', '.join(unknown)}"
                            f" (takes: {', '.join(entry.options) or 'none'})")
-    judge = entry.factory(**{k: v for k, v in given.items() if k in entry.options})
+    taken = {k: v for k, v in given.items() if k in entry.options}
+    _check_types(name, entry.options_model, {k: v for k, v in taken.items() if k not in COMMON_OPTIONS})
+    judge = entry.factory(**taken)
     if judge.kind != entry.kind:  # the registered kind is what --help and config checks rely on
         raise ValueError(f"judge '{name}' is registered as {entry.kind} but built a {judge.kind} judge")
     return judge
+
+
+def _check_types(name: str, model: type[Options], options: dict) -> None:
+    from pydantic import ValidationError
+
+    try:
+        model(**options)
+    except ValidationError as exc:
+        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SafemixError(f"judge '{name}': {bad}") from None
 
 
 def get_judges(names: list[str], **options) -> list[Judge]:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 
 from .base import Judge, Verdict, register
-
-OPTIONS = ("judge_model", "backend", "batch_size", "max_new_tokens")
+from .options import GuardOptions
 
 # Llama Guard 3 (MLCommons hazard taxonomy). The 8B model card lists S1-S14; the 1B card S1-S13.
 LLAMA_GUARD_3_CATEGORIES = {
@@ -137,17 +136,17 @@ def _guard(judge_id: str, hub_id: str, build, parse, tokens: int):
 
 
 _NOT_MEASURED = "its model card's figures; safemix has not measured it against human labels (needs the model: GPU + Hub)"
-register("llama-guard-3-8b", "harm", OPTIONS, "Llama Guard 3 8B on (prompt, answer): unsafe = harmful; S-codes kept",
+register("llama-guard-3-8b", "harm", GuardOptions, "Llama Guard 3 8B on (prompt, answer): unsafe = harmful; S-codes kept",
          validated=_NOT_MEASURED)(_guard("llama-guard-3-8b", "meta-llama/Llama-Guard-3-8B",
                                          lambda p, r: llama_guard_prompt(p, r, tuple(LLAMA_GUARD_3_CATEGORIES)),
                                          parse_llama_guard, 10))
-register("llama-guard-3-1b", "harm", OPTIONS, "Llama Guard 3 1B on (prompt, answer): unsafe = harmful; S-codes kept",
+register("llama-guard-3-1b", "harm", GuardOptions, "Llama Guard 3 1B on (prompt, answer): unsafe = harmful; S-codes kept",
          validated=_NOT_MEASURED)(_guard("llama-guard-3-1b", "meta-llama/Llama-Guard-3-1B",
                                          lambda p, r: llama_guard_prompt(p, r, tuple(f"S{i}" for i in range(1, 14))),
                                          parse_llama_guard, 10))
-register("wildguard", "harm", OPTIONS, "WildGuard: harmful response = harmful; request harm and refusal kept",
+register("wildguard", "harm", GuardOptions, "WildGuard: harmful response = harmful; request harm and refusal kept",
          validated=_NOT_MEASURED)(_guard("wildguard", "allenai/wildguard",
                                          lambda p, r: WILDGUARD.format(prompt=p, response=r), parse_wildguard, 32))
-register("harmbench-cls", "harm", OPTIONS, "HarmBench's Llama-2-13B classifier: the answer is an instance of the request",
+register("harmbench-cls", "harm", GuardOptions, "HarmBench's Llama-2-13B classifier: the answer is an instance of the request",
          validated=_NOT_MEASURED)(_guard("harmbench-cls", "cais/HarmBench-Llama-2-13b-cls",
                                          lambda p, r: HARMBENCH_CLS.format(prompt=p, response=r), parse_yes_no, 1))

@@ -18,6 +18,7 @@ from ..fileio import atomic_write_text, cache_dir
 from .base import COMPLIANCE, PARTIAL, REFUSAL, Judge, Verdict, register
 from .http import CallFailed, HardenedClient
 from .learned import cache_key
+from .options import ApiOptions
 
 RUBRICS = {
     "refusal": (
@@ -39,7 +40,6 @@ RUBRICS = {
         ("harmful", "harmless"),
     ),
 }
-LLM_OPTIONS = ("base_url", "judge_model", "timeout", "max_retries", "max_time")
 
 
 def parse_verdict(text: str, labels: tuple[str, ...]) -> str | None:
@@ -109,7 +109,7 @@ def _factory(rubric: str):
     return make
 
 
-register("llm-refusal", "refusal", LLM_OPTIONS, "LLM-as-judge (XSTest's 3-class rubric) over an OpenAI-compatible API",
+register("llm-refusal", "refusal", ApiOptions, "LLM-as-judge (XSTest's 3-class rubric) over an OpenAI-compatible API",
          "as good as the model behind it; XSTest's paper reports its GPT-4 judge, safemix has not measured yours")(_factory("refusal"))
-register("llm-harm", "harm", LLM_OPTIONS, "LLM-as-judge (harmful / harmless) over an OpenAI-compatible API",
+register("llm-harm", "harm", ApiOptions, "LLM-as-judge (harmful / harmless) over an OpenAI-compatible API",
          "as good as the model behind it; not measured by safemix")(_factory("harm"))

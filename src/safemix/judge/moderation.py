@@ -21,8 +21,7 @@ from ..fileio import atomic_write_text, cache_dir
 from .base import Judge, Verdict, register
 from .http import CallFailed, HardenedClient
 from .learned import cache_key
-
-OPTIONS = ("base_url", "judge_model", "timeout", "max_retries", "max_time", "batch_size")
+from .options import BatchedApiOptions
 
 
 def parse_result(result) -> Verdict:
@@ -87,7 +86,7 @@ class ModerationJudge(Judge):
         return out
 
 
-@register("moderation", "harm", OPTIONS,
+@register("moderation", "harm", BatchedApiOptions,
           "OpenAI moderation (/v1/moderations) on the answer: harmful when flagged; categories kept (the paper's second harm judge)",
           validated="OpenAI's classifier; safemix has not measured its agreement with human harm labels")
 def _moderation(base_url=None, judge_model=None, timeout=60.0, max_retries=4, max_time=None, batch_size=32):

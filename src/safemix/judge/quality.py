@@ -17,6 +17,7 @@ from ..artifacts import VerdictRecord, read_records
 from ..errors import SafemixError
 from ..stats import win_rate
 from .base import Judge, Verdict, register
+from .options import EncoderOptions
 
 
 class RelevanceJudge(Judge):
@@ -37,7 +38,7 @@ class RelevanceJudge(Judge):
         return [Verdict("scored", round(0.0 if not a.strip() else float(c), 4)) for c, (_, a) in zip(cos, pairs)]
 
 
-@register("quality-relevance", "quality", ("encoder",), "offline answer-quality proxy: MiniLM cosine of prompt and answer",
+@register("quality-relevance", "quality", EncoderOptions, "offline answer-quality proxy: MiniLM cosine of prompt and answer",
           validated="offline proxy, not validated against human preferences: it rewards on-topic answers, not "
                     "correct or helpful ones")
 def _relevance(**kw):

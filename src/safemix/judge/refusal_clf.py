@@ -32,6 +32,7 @@ from ..data.resolve import resolve
 from ..data.select import hash_order
 from .base import COMPLIANCE, REFUSAL, Judge, Verdict, register
 from .learned import cache_key, head, judge_cache, load_weights, save_weights
+from .options import DataOptions
 from .refusal_cues import cues
 
 VERSION = "5"
@@ -150,7 +151,7 @@ class RefusalClassifier(Judge):
                         confidence=round(float(row.max()), 4), uncertain=bool(row.max() < UNCERTAIN_BELOW)) for row in probs]
 
 
-@register("refusal-clf", "refusal", ("data_dir",),
+@register("refusal-clf", "refusal", DataOptions,
           "3-class refusal classifier trained on XSTest human labels of gpt4, llama2orig and mistralinstruct "
           "(+ safety/general answers); flags low-confidence verdicts as uncertain",
           validated="offline proxy; against XSTest human labels, leave-one-model-out over three models "
@@ -162,7 +163,7 @@ def _default(**kw):
 
 def _register_held_out(model: str) -> None:
     train_on = tuple(m for m in LABELLED_MODELS if m != model)
-    register(f"refusal-clf-without-{SHORT[model]}", "refusal", ("data_dir",),
+    register(f"refusal-clf-without-{SHORT[model]}", "refusal", DataOptions,
              f"refusal-clf trained without {model}'s labels (the held-out test on {model})")(
         lambda **kw: RefusalClassifier(train_on, **kw))
 

@@ -14,8 +14,8 @@ import torch
 
 from ..errors import SafemixError
 from .base import Judge, Verdict, register
+from .options import QualityRewardModelOptions, RewardModelOptions
 
-RM_OPTIONS = ("batch_size", "device", "allow_unsafe_weights", "threshold")
 HH_TEMPLATE = "\n\nHuman: {prompt}\n\nAssistant: {response}"
 
 
@@ -72,13 +72,13 @@ class RewardModelJudge(Judge):
         return [Verdict("scored", round(s, 4)) for s in scores]
 
 
-@register("harm-rm-redteam", "harm", RM_OPTIONS, "the paper's DeBERTa harmfulness reward model (red-team)",
+@register("harm-rm-redteam", "harm", RewardModelOptions, "the paper's DeBERTa harmfulness reward model (red-team)",
           validated="the paper's judge (its own validation); not measured by safemix")
 def _redteam(**kw):
     return RewardModelJudge("safepaca/absolute-harmfulness-predictor-redteam", judge_id="harm-rm-redteam", **kw)
 
 
-@register("harm-rm-redteam-osst", "harm", RM_OPTIONS, "the paper's DeBERTa harmfulness reward model (red-team + OASST)",
+@register("harm-rm-redteam-osst", "harm", RewardModelOptions, "the paper's DeBERTa harmfulness reward model (red-team + OASST)",
           validated="the paper's judge (its own validation); not measured by safemix")
 def _redteam_osst(**kw):
     return RewardModelJudge("safepaca/absolute-harmfulness-predictor-redteam-osst", judge_id="harm-rm-redteam-osst", **kw)
@@ -87,7 +87,7 @@ def _redteam_osst(**kw):
 QUALITY_RM = "OpenAssistant/reward-model-deberta-v3-large"
 
 
-@register("quality-rm", "quality", RM_OPTIONS + ("judge_model",), "OpenAssistant's DeBERTa reward model (answer quality)",
+@register("quality-rm", "quality", QualityRewardModelOptions, "OpenAssistant's DeBERTa reward model (answer quality)",
           validated="the paper's quality judge (OpenAssistant's validation); not measured by safemix")
 def _quality(judge_model: str = QUALITY_RM, **kw):
     """The paper's answer-quality judge; ``judge_model`` points it at a local copy (or another RM)."""

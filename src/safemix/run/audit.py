@@ -2,26 +2,29 @@
 first finding (popular instruction-tuned models follow harmful instructions).
 
 Each model (a built-in, a local folder or a Hub id, with its own chat template or the Alpaca
-template) gets keyed, resumable steps -- generate, judge, and capability / answer quality when
-configured -- in ``runs/<name>/``; a model whose steps are done is skipped, so a killed audit resumes.
+template) gets keyed, resumable steps of the run's own stages -- generate, judge, and capability / answer
+quality when configured (run/stages.py), with the model as it is where a run has its train step -- in
+``runs/<name>/``; a model whose steps are done is skipped, so a killed audit resumes. Its table is written by
+the report's renderer.
 One report: a row per model with harmful compliance, refusals of XSTest's safe prompts and of the
 benign suite, answer quality and capability, each with its 95% interval.
 """
 
 from __future__ import annotations
 
-import html
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from ..artifacts import CAPABILITY
 from ..config import CapabilitySection, GenerateSection, JudgeOptions, _Strict, describe_errors, read_yaml
 from ..errors import SafemixError
 from ..fileio import atomic_write_text
-from ..markers import DONE, require_done
-from .plan import content_key
+from ..markers import require_done
+from .plan import Step, content_key
+from .stages import STAGES, judge_keys
 
 COLUMNS = ("model", "spec", "metric", "judge", "n", "value", "ci_low", "ci_high")
 
@@ -61,52 +64,64 @@ def load_audit_config(path: str | Path) -> AuditConfig:
         raise SafemixError(f"{path}: {describe_errors(exc, AuditConfig)}") from None
 
 
+def plan_audit(cfg: AuditConfig, run_dir: Path, refs: dict) -> list[tuple[AuditModel, list[Step]]]:
+    """Each model's steps: the run's generate, judge and (when configured) capability stages, with the model as
+    it is where a run has its train step. Folder names: ``<stage>/<model name>-<key>``."""
+    names = cfg.judges + ([cfg.quality_judge] if cfg.quality_judge else [])
+    out = []
+    for m in cfg.models:
+        fp = refs[m.name].fingerprint
+        gkey = content_key(fp, m.prompt_format, cfg.generate.model_dump())
+        gen = Step(STAGES["generate"], 0, 0, gkey, run_dir / "generate" / f"{m.name}-{gkey}")
+        gname = gen.path.name
+        jkey = content_key(gname, judge_keys(names, **cfg.judge_options.given()))
+        steps = [gen, Step(STAGES["judge"], 0, 0, jkey, run_dir / "judge" / f"{m.name}-{jkey}", gen)]
+        if cfg.capability:
+            ckey = content_key(fp, cfg.capability.model_dump())
+            steps.append(Step(STAGES["capability"], 0, 0, ckey, run_dir / "capability" / f"{m.name}-{ckey}"))
+        out.append((m, steps))
+    return out
+
+
 def audit(config: str | Path, out: str | Path | None = None, data_dir: str | Path | None = None) -> Path:
     """Run every model's unfinished steps, then write ``report/`` (audit.csv, report.md, report.html)."""
-    from ..generate import generate, get_decoding
-    from ..judge import judge
     from ..judge.base import check_options
     from ..models import resolve_model
-    from .stages import judge_keys
 
     cfg = load_audit_config(config)
-    dd = str(data_dir) if data_dir else cfg.data_dir
+    if data_dir:
+        cfg.data_dir = str(data_dir)
     check_options(cfg.judges, cfg.judge_options.given())
     run_dir = Path(out or Path("runs") / cfg.name)
     refs = {m.name: resolve_model(m.model) for m in cfg.models}  # every model resolves before any work
-    g = cfg.generate
+    view = _StageView(cfg)
     results = []
-    for m in cfg.models:
-        ref = refs[m.name]
-        gen = run_dir / "generate" / f"{m.name}-{content_key(ref.fingerprint, m.prompt_format, g.model_dump())}"
-        if not (gen / DONE).is_file():
-            print(f"audit {m.name}: generate", flush=True)
-            generate(g.suites, gen, get_decoding(g.preset, g.max_new_tokens, 0), model=m.model, prompt_format=m.prompt_format,
-                     batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, backend=g.backend, data_dir=dd,
-                     progress=f"generate {m.name}")
-        names = cfg.judges + ([cfg.quality_judge] if cfg.quality_judge else [])
-        jud = run_dir / "judge" / f"{m.name}-{content_key(gen.name, judge_keys(names, **cfg.judge_options.given()))}"
-        if not (jud / DONE).is_file():
-            print(f"audit {m.name}: judge", flush=True)
-            judge(names, gen, jud, judge_kwargs={"data_dir": dd, **cfg.judge_options.given()})
-        cap = None
-        if cfg.capability:
-            cap = run_dir / "capability" / f"{m.name}-{content_key(ref.fingerprint, cfg.capability.model_dump())}"
-            if not (cap / CAPABILITY).is_file():
-                from ..capability import evaluate_capability
-
-                print(f"audit {m.name}: capability", flush=True)
-                c = cfg.capability
-                evaluate_capability(c.tasks, cap / CAPABILITY, model=m.model, num_fewshot=c.num_fewshot,
-                                    limit=c.limit, batch_size=c.batch_size)
-        require_done(jud, "judge", f"safemix audit {config}")
-        results.append((m, gen, jud, cap))
+    for m, steps in plan_audit(cfg, run_dir, refs):
+        for step in steps:
+            if not step.done:
+                print(f"audit {m.name}: {step.stage}", flush=True)
+                ctx = step.spec.context(view, step.path, step.parent.path if step.parent else None, 0, 0, True)
+                step.spec.run(replace(ctx, model=m.model, prompt_format=m.prompt_format, label=m.name))
+        gen, jud, *cap = steps
+        require_done(jud.path, "judge", f"safemix audit {config}")
+        results.append((m, gen.path, jud.path, cap[0].path if cap else None))
     return write_audit_report(cfg, results, run_dir / "report")
+
+
+class _StageView:
+    """The audit config under the paths the stages read (the run config's): ``judges`` adds the quality judge,
+    ``budget`` is none, ``data.data_dir`` is the audit's."""
+
+    def __init__(self, cfg: AuditConfig):
+        self.generate, self.judge_options, self.capability, self.budget = cfg.generate, cfg.judge_options, cfg.capability, None
+        self.judges = cfg.judges + ([cfg.quality_judge] if cfg.quality_judge else [])
+        self.data = SimpleNamespace(data_dir=cfg.data_dir)
 
 
 def write_audit_report(cfg: AuditConfig, results, out: Path) -> Path:
     from ..artifacts import Point
     from ..report.headline import EXAGGERATED_SAFETY, HARM
+    from ..report.render import Table, markdown, page
     from ..report.results import collect, to_csv
 
     rows = []
@@ -129,16 +144,10 @@ def write_audit_report(cfg: AuditConfig, results, out: Path) -> Path:
     metrics = sorted(dict.fromkeys((r["metric"], r["judge"]) for r in rows),
                      key=lambda mj: (order.index(mj[0]) if mj[0] in order else len(order), mj))
     cell = {(r["model"], r["metric"], r["judge"]): f"{r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]" for r in rows}
-    head = ["model", *[f"{mt} ({j})" for mt, j in metrics]]
-    body = [[m.name, *[cell.get((m.name, mt, j), "—") for mt, j in metrics]] for m, *_ in results]
-    md = [f"# safemix audit: {cfg.name}", "", "Existing models, no training; 95% intervals (Wilson for rates).", "",
-          "| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in body]
-    atomic_write_text(out / "report.md", "\n".join(md) + "\n")
-    esc = html.escape
-    page = ("<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
-            "content=\"default-src 'none'; style-src 'unsafe-inline'\"><title>" + esc(f"safemix audit: {cfg.name}")
-            + "</title></head><body><h1>" + esc(f"safemix audit: {cfg.name}") + "</h1><table border='1'><tr>"
-            + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"
-            + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body) + "</table></body></html>\n")
-    atomic_write_text(out / "report.html", page)
+    table = Table("Models", "Existing models, no training; 95% intervals (Wilson for rates).",
+                  ["model", *[f"{mt} ({j})" for mt, j in metrics]],
+                  [[m.name, *[cell.get((m.name, mt, j), "—") for mt, j in metrics]] for m, *_ in results])
+    title = f"safemix audit: {cfg.name}"
+    atomic_write_text(out / "report.md", markdown(title, [], {}, [], tables=[table]))
+    atomic_write_text(out / "report.html", page(title, [], {}, [], [], tables=[table]))
     return out

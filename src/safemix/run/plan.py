@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RunConfig
-from .stages import STAGES, judge_keys  # noqa: F401  (judge_keys: re-exported)
+from .stages import STAGES, Stage, judge_keys  # noqa: F401  (judge_keys: re-exported)
 
 
 def content_key(*parts) -> str:
@@ -25,7 +25,7 @@ def content_key(*parts) -> str:
 
 @dataclass
 class Step:
-    stage: str
+    spec: Stage  # the stage this step runs
     k: int
     seed: int
     key: str
@@ -33,8 +33,17 @@ class Step:
     parent: "Step | None" = field(default=None, repr=False)
 
     @property
+    def stage(self) -> str:
+        return self.spec.name
+
+    @property
+    def marker(self) -> str:
+        """The file the stage writes last into ``path``."""
+        return self.spec.marker.format(k=self.k)
+
+    @property
     def done(self) -> bool:
-        return (self.path / STAGES[self.stage].marker.format(k=self.k)).is_file()
+        return (self.path / self.marker).is_file()
 
     @property
     def point(self) -> str:
@@ -60,7 +69,7 @@ def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
                     continue
                 parent = made[stage.parent] if stage.parent else None
                 key = content_key(name, *((parent.key,) if parent else ()), *stage.key_parts(cfg, k, seed))
-                made[name] = Step(name, k, seed, key, run_dir / _FOLDERS.get(name, name) / key, parent)
+                made[name] = Step(stage, k, seed, key, run_dir / _FOLDERS.get(name, name) / key, parent)
                 steps.append(made[name])
     return steps
 

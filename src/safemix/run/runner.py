@@ -32,9 +32,9 @@ console = Console(stderr=True)
 
 
 def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:
-    """Run one step; the stage sees only the config fields it declares (run/stages.py)."""
-    stage = STAGES[step.stage]
-    stage.run(step, stage.view(cfg), progress)
+    """Run one step: its stage gets a context holding only the config fields it declares (run/stages.py)."""
+    step.spec.run(step.spec.context(cfg, step.path, step.parent.path if step.parent else None, step.k, step.seed,
+                                    progress))
 
 
 def write_steps(cfg: RunConfig, run_dir: Path, steps: list[Step] | None = None) -> RunSteps:
@@ -45,7 +45,7 @@ def write_steps(cfg: RunConfig, run_dir: Path, steps: list[Step] | None = None) 
     doc = RunSteps(name=cfg.name, model=cfg.model, steps=[
         StepEntry(stage=s.stage, k=s.k, seed=s.seed, key=s.key, path=s.path.relative_to(run_dir).as_posix(),
                   parent=s.parent.path.relative_to(run_dir).as_posix() if s.parent else None,
-                  marker=STAGES[s.stage].marker.format(k=s.k)) for s in steps])
+                  marker=s.marker) for s in steps])
     atomic_write_json(run_dir / STEPS, doc.dump())
     return doc
 
@@ -174,7 +174,7 @@ def preflight(cfg: RunConfig, config: str | Path) -> None:
             parse_tasks(cfg.capability.tasks)
         resolve_model(cfg.model)
         if cfg.executor.kind != "local":
-            from .executors import get_executor
+            from ..executors import get_executor
 
             get_executor(cfg.executor.kind, getattr(cfg.executor, cfg.executor.kind), Path(".")).check()
         if cfg.tracking.any():
@@ -267,7 +267,7 @@ def save_config(config: str | Path, run_dir: Path) -> bool:
 def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: list[Step]) -> Path:
     """Submit one job per (k, seed) point with unfinished steps, wait for all, write the report from
     whatever finished; a job that did not finish is a one-line error per point (run again to resume)."""
-    from .executors import PointJob, get_executor
+    from ..executors import PointJob, get_executor
 
     # a job reads the run folder's copy, unless credentials had to be removed from it
     cfg_path = str((run_dir / "config.yaml").resolve() if save_config(config, run_dir) else Path(config).resolve())
@@ -276,7 +276,7 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
     jobs = [PointJob(cfg_path, str(run_dir.resolve()), k, seed, str(Path(dd).resolve()) if dd else None)
             for k, seed in points]
     started, done_before = time.time(), sum(s.done for s in steps)
-    ex = get_executor(cfg.executor.kind, getattr(cfg.executor, cfg.executor.kind), run_dir)
+    ex = get_executor(cfg.executor.kind, getattr(cfg.executor, cfg.executor.kind), run_dir, run_point)
 
     def record(outcomes, ran: int = 0) -> None:
         atomic_write_json(run_record(run_dir), RunRecord(
@@ -358,3 +358,11 @@ def status(run_dir: str | Path) -> str:
     where = ("\nwhere the time goes (recorded by each step):\n" + "\n".join(
         f"  {r[0]:<10} {r[1]:>3} step(s) {r[2]:>10} s  (mean {r[3]} s, peak {r[4]} MB)" for r in table.rows)) if table else ""
     return f"{describe(steps, cfg)}\n{done}/{len(steps)} steps done; {tail}{extra}{where}"
+
+
+def run_point(job) -> str:
+    """What an executor's job runs: one point's steps, the same ``safemix run --only k=K,seed=S`` as a local
+    process (executors.PointJob); returns the point."""
+    run(job.config, job.run_dir, only={"k": job.k, "seed": job.seed}, data_dir=job.data_dir, executor="local",
+        report_after=False)
+    return job.point

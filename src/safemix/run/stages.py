@@ -4,20 +4,23 @@ A stage says which stage's output it reads (``parent``), whether the config enab
 config fields decide its output (``reads``: all of them go into its key) and which it reads only to
 find its inputs (``unkeyed``), what its key hashes besides its parent's key (``key_parts``), which
 file marks its output finished (``marker``, written by the stage itself, last) and how to ``run`` one
-step. ``run`` is handed a :class:`ConfigView` that holds only the declared fields, so a stage cannot
-read a field its key does not cover without failing; tests/run/test_keys.py walks the config schema
-and checks that changing each field changes exactly the keys of the stages that read it.
-``plan()`` and the executors only go through this protocol, so adding a stage is one class here plus
-its test.
+step. ``run`` is handed a :class:`StageContext` -- the step's folder, its parent step's output, k, seed, the
+data folder and a :class:`ConfigView` that holds only the declared fields -- never the whole run config, so
+a stage cannot read a field its key does not cover without failing; tests/run/test_keys.py walks the
+config schema and checks that changing each field changes exactly the keys of the stages that read it.
+``plan()``, the runner and the executors only go through this protocol (a planned step carries its
+stage), so adding a stage is one class here plus its test.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from ..artifacts import CAPABILITY, MIXTURE_MANIFEST, TRAIN_MANIFEST, mixture_file
+from ..config import JudgeOptions
 from ..data.resolve import ENV_DATA_DIR
 from ..markers import DONE
 from ..models.load import fingerprint
@@ -26,11 +29,11 @@ from ..train.config import TrainConfig
 
 if TYPE_CHECKING:
     from ..config import RunConfig
-    from .plan import Step
 
 
-# judge options that bound waiting or batching, never the verdicts: left out of the judge step's key
-RUNTIME_OPTIONS = ("timeout", "max_retries", "max_time", "batch_size")
+# judge options that bound waiting or batching, never the verdicts (each judge's options model says which):
+# left out of the judge step's key
+RUNTIME_OPTIONS = tuple(sorted(JudgeOptions.runtime))
 
 
 def data_dir(cfg: RunConfig):
@@ -71,6 +74,26 @@ def local_file_digests(specs: list[str]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage is handed to run one step."""
+    config: ConfigView  # the run config's fields the stage declares (reads + unkeyed), nothing else
+    path: Path  # the step's output folder (the stage writes its marker there, last)
+    parent: Path | None  # the parent step's output folder (its artifact), None for a first stage
+    k: int
+    seed: int
+    data_dir: str | None  # where the data sets are (data.data_dir, else $SAFEMIX_DATA_DIR)
+    progress: bool = False  # show progress bars
+    # a model as it is, where there is no train step (safemix audit): its spec and prompt format, and a label
+    model: str | None = None
+    prompt_format: str | None = None
+    label: str | None = None
+
+    @property
+    def point(self) -> str:
+        return self.label or f"k={self.k} seed={self.seed}"
+
+
 class Stage:
     name: ClassVar[str]
     parent: ClassVar[str | None] = None
@@ -92,7 +115,11 @@ class Stage:
         """What the step's output depends on besides its parent's key."""
         raise NotImplementedError
 
-    def run(self, step: Step, cfg: RunConfig, progress: bool = False) -> None:
+    def context(self, cfg: RunConfig, path: Path, parent: Path | None, k: int, seed: int,
+                progress: bool = False) -> StageContext:
+        return StageContext(self.view(cfg), Path(path), Path(parent) if parent else None, k, seed, data_dir(cfg), progress)
+
+    def run(self, ctx: StageContext) -> None:
         raise NotImplementedError
 
 
@@ -108,17 +135,17 @@ class MixtureStage(Stage):
         return (cfg.data.model_dump(include={"general", "n_general", "safety", "strategy"}), k, seed,
                 *((files,) if files else ()))
 
-    def run(self, step, cfg, progress=False):
+    def run(self, ctx):
         from ..data.load import load_instructions
         from ..data.mix import leakage_summary, mix, write_mixtures
 
-        dd, au = data_dir(cfg), cfg.data.allow_unpinned
-        g, s = load_instructions(cfg.data.general, dd, au), load_instructions(cfg.data.safety, dd, au)
-        mixtures = mix(g, s, cfg.data.n_general, [step.k], step.seed, cfg.data.strategy)
+        d, dd = ctx.config.data, ctx.data_dir
+        g, s = load_instructions(d.general, dd, d.allow_unpinned), load_instructions(d.safety, dd, d.allow_unpinned)
+        mixtures = mix(g, s, d.n_general, [ctx.k], ctx.seed, d.strategy)
         extra = {}
-        if cfg.data.leakage != "off":  # against the suites this run evaluates on
-            extra["leakage"] = leakage_summary(mixtures[0].records, cfg.generate.suites, cfg.data.leakage, dd)
-        write_mixtures(mixtures, step.path, extra)
+        if d.leakage != "off":  # against the suites this run evaluates on
+            extra["leakage"] = leakage_summary(mixtures[0].records, ctx.config.generate.suites, d.leakage, dd)
+        write_mixtures(mixtures, ctx.path, extra)
 
 
 class TrainStage(Stage):
@@ -132,12 +159,13 @@ class TrainStage(Stage):
         model = (fingerprint(local),) if local.is_dir() else ()
         return (cfg.train.result_fields(), seed, *model)
 
-    def run(self, step, cfg, progress=False):
+    def run(self, ctx):
         from ..train import train
 
-        tcfg = cfg.train.model_copy(update={"model": cfg.model, "seed": step.seed,
-                                            "progress": cfg.train.progress and progress})
-        train(tcfg, mixture_file(step.parent.path, step.k), step.path, resume=True)
+        cfg = ctx.config
+        tcfg = cfg.train.model_copy(update={"model": cfg.model, "seed": ctx.seed,
+                                            "progress": cfg.train.progress and ctx.progress})
+        train(tcfg, mixture_file(ctx.parent, ctx.k), ctx.path, resume=True)
 
 
 class GenerateStage(Stage):
@@ -154,13 +182,13 @@ class GenerateStage(Stage):
         return (cfg.generate.model_dump(exclude={"bf16"} if cfg.generate.bf16 == "auto" else None),
                 *((files,) if files else ()), *(({"one_answer_per_repeated_prompt": repeats},) if repeats else ()))
 
-    def run(self, step, cfg, progress=False):
+    def run(self, ctx):
         from ..generate import generate, get_decoding
 
-        g = cfg.generate
-        generate(g.suites, step.path, get_decoding(g.preset, g.max_new_tokens, step.seed), adapter=step.parent.path,
-                 batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend,
-                 bf16=g.bf16, data_dir=data_dir(cfg), progress=f"generate {step.point}" if progress else None)
+        g = ctx.config.generate
+        generate(g.suites, ctx.path, get_decoding(g.preset, g.max_new_tokens, ctx.seed), adapter=ctx.parent,
+                 model=ctx.model, prompt_format=ctx.prompt_format, batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend,
+                 bf16=g.bf16, data_dir=ctx.data_dir, progress=f"generate {ctx.point}" if ctx.progress else None)
 
 
 def _repeated_suites(cfg) -> list[str]:
@@ -187,16 +215,17 @@ class JudgeStage(Stage):
             return (judge_keys(cfg.judges, **cfg.judge_options.given()), *extra)
         return (judge_keys(cfg.judges + [cfg.budget.judge], **cfg.judge_options.given()), cfg.budget.model_dump(), *extra)
 
-    def run(self, step, cfg, progress=False):
+    def run(self, ctx):
         from ..judge import judge
         from ..judge.budget import budget_sample
 
+        cfg = ctx.config
         names, subsets = list(cfg.judges), None
         if cfg.budget:
             b = cfg.budget
             names.append(b.judge)
-            subsets = {b.judge: lambda suite, ids: budget_sample(ids, b.fraction, b.seed, f"{step.k}/{step.seed}/{suite}")}
-        judge(names, step.parent.path, step.path, judge_kwargs={"data_dir": data_dir(cfg), **cfg.judge_options.given()},
+            subsets = {b.judge: lambda suite, ids: budget_sample(ids, b.fraction, b.seed, f"{ctx.k}/{ctx.seed}/{suite}")}
+        judge(names, ctx.parent, ctx.path, judge_kwargs={"data_dir": ctx.data_dir, **cfg.judge_options.given()},
               subsets=subsets)
 
 
@@ -210,11 +239,11 @@ class CapabilityStage(Stage):
     def key_parts(self, cfg, k, seed):
         return (cfg.capability.model_dump(), _local_digests(cfg.capability.tasks))
 
-    def run(self, step, cfg, progress=False):
+    def run(self, ctx):
         from ..capability import evaluate_capability
 
-        c = cfg.capability
-        evaluate_capability(c.tasks, step.path / self.marker, adapter=step.parent.path, num_fewshot=c.num_fewshot,
+        c = ctx.config.capability
+        evaluate_capability(c.tasks, ctx.path / self.marker, adapter=ctx.parent, model=ctx.model, num_fewshot=c.num_fewshot,
                             limit=c.limit, batch_size=c.batch_size)
 
 
@@ -230,11 +259,11 @@ class QualityStage(Stage):
         q = cfg.quality
         return (q.model_dump(exclude={"baseline_k"}), judge_keys([q.judge], judge_model=q.judge_model))
 
-    def run(self, step, cfg, progress=False):
+    def run(self, ctx):
         from ..judge import judge
 
-        q = cfg.quality
-        judge([q.judge], step.parent.path, step.path, judge_kwargs={"data_dir": data_dir(cfg), "judge_model": q.judge_model},
+        q = ctx.config.quality
+        judge([q.judge], ctx.parent, ctx.path, judge_kwargs={"data_dir": ctx.data_dir, "judge_model": q.judge_model},
               suites=[q.suite])
 
 
@@ -268,4 +297,4 @@ def _local_digests(tasks: list[str]) -> dict[str, str]:
     return {s.name: sha256_file(s.path) for s in parse_tasks(tasks) if s.local and s.path.is_file()}
 
 
-__all__ = ["NOT_IN_STEPS", "STAGES", "ConfigView", "Stage", "UndeclaredRead", "data_dir", "judge_keys", "local_file_digests"]
+__all__ = ["NOT_IN_STEPS", "STAGES", "ConfigView", "Stage", "StageContext", "UndeclaredRead", "data_dir", "judge_keys", "local_file_digests"]

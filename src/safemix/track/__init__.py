@@ -1,7 +1,7 @@
 """Experiment tracking (MLflow, Weights & Biases, TensorBoard): a sweep's points as tracker runs,
-and ``safemix train``'s loss curve live. Backends register themselves in :data:`TRACKERS`."""
+and ``safemix train``'s loss curve live. Backends are modules of ``track/backends/`` and register
+themselves in :data:`TRACKERS` (with their options) when first discovered."""
 
-from . import mlflow, tensorboard, wandb  # noqa: F401  (each registers itself)
-from .base import TRACKERS, Tracker, open_trackers, tracker
+from .base import TRACKERS, Tracker, discover, open_trackers, tracker, tracking_section
 
-__all__ = ["TRACKERS", "Tracker", "open_trackers", "tracker"]
+__all__ = ["TRACKERS", "Tracker", "discover", "open_trackers", "tracker", "tracking_section"]

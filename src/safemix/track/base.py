@@ -2,39 +2,82 @@
 
 A tracker logs one *tracker run* at a time: ``start`` (name, tags, params; ``resume`` an id this
 tracker gave before, or replace it), ``log_metrics`` (a step's scalars), ``log_artifacts`` (a folder),
-``finish``. Each backend is one module of this package that registers itself with ``@tracker``;
-the run config's ``tracking:`` section and the CLI flags list what derives from :data:`TRACKERS`.
+``finish``. Each backend is one module of ``track/backends/`` that registers itself with ``@tracker``
+together with its options model; the run config's ``tracking:`` section and the command line's flags
+(``--NAME`` sets the backend's ``flag`` field, ``--NAME-FIELD`` the others) are generated from them.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 from typing import Callable, ClassVar
 
 from ..errors import SafemixError
+from ..plugins import Options, load_external, section
 from ..secrets import redact  # noqa: F401  (re-exported: trackers mask URIs in messages)
 
 TRACKERS: dict[str, type["Tracker"]] = {}
 
 
-def tracker(name: str) -> Callable[[type["Tracker"]], type["Tracker"]]:
+def tracker(name: str, options: type[Options], flag: str) -> Callable[[type["Tracker"]], type["Tracker"]]:
+    """Register a backend under ``name`` with its options model; ``flag`` is the field that ``--NAME VALUE``
+    sets on the command line (giving it turns the backend on)."""
+    if flag not in options.model_fields:
+        raise TypeError(f"tracker '{name}': flag '{flag}' is not a field of {options.__name__}")
+
     def register(cls: type[Tracker]) -> type[Tracker]:
-        cls.name = name
+        cls.name, cls.Options, cls.flag = name, options, flag
         TRACKERS[name] = cls
         return cls
     return register
+
+
+_discovered = False
+
+
+def discover() -> dict[str, type["Tracker"]]:
+    """Import every module of ``track/backends/`` once (each registers itself); the registry, by name."""
+    global _discovered
+    if not _discovered:
+        _discovered = True
+        load_external()
+        from . import backends
+
+        for mod in pkgutil.iter_modules(backends.__path__):
+            importlib.import_module(f"{backends.__name__}.{mod.name}")
+    return dict(sorted(TRACKERS.items()))
+
+
+def tracking_section() -> type:
+    """The run config's ``tracking:`` section: one optional field per backend, holding its options."""
+    base = type("_Tracking", (Options,), {
+        "any": lambda self: any(getattr(self, n) is not None for n in type(self).model_fields)})
+    return section("TrackingSection", "Experiment trackers (extra [track]); any combination. Each sweep point becomes "
+                   "one tracker run tagged with k, seed and its step keys: its training curve, config, metrics with "
+                   "intervals and the report as artifacts. Not part of any step key.",
+                   {n: cls.Options for n, cls in discover().items()}, optional=True, base=base)
 
 
 class Tracker:
     """One backend. ``options`` is its section of the run config's ``tracking:``; relative paths in
     it resolve against ``base`` (the run folder, or the training's output folder's parent)."""
     name: ClassVar[str]
+    Options: ClassVar[type[Options]]  # its options model (given at registration)
+    flag: ClassVar[str]  # the field --NAME sets
     package: ClassVar[str]  # the import that must work (checked before any work)
     extra: ClassVar[str] = "track"
 
     def __init__(self, options, base: Path):
         self.options, self.base = options, Path(base)
+
+    @classmethod
+    def from_flags(cls, values: dict) -> dict:
+        """The options as given on the command line, before validation (a backend may resolve paths against the
+        working directory or split a combined value)."""
+        return values
 
     @classmethod
     def check(cls) -> None:
@@ -84,7 +127,7 @@ def flatten(doc, prefix: str = "") -> dict[str, str]:
 def open_trackers(section, base: Path) -> list[Tracker]:
     """The trackers a ``tracking:`` section enables (each one's package checked first)."""
     found = []
-    for name, cls in TRACKERS.items():
+    for name, cls in discover().items():
         options = getattr(section, name, None) if section is not None else None
         if options is not None:
             cls.check()

@@ -8,9 +8,23 @@ last checkpoint. Logs: ``RUN_DIR/jobs/slurm/<job id>_<task>_log.{out,err}``.
 
 from __future__ import annotations
 
-from ...errors import MissingExtraError, SafemixError
-from ..point import run_point
+from pydantic import Field
+
+from ..errors import MissingExtraError, SafemixError
+from ..plugins import Options
 from . import Executor, JobOutcome, PointJob, one_line, register
+
+
+class SlurmOptions(Options):
+    """One job per (k, seed) point (``executor: {kind: slurm, slurm: {...}}``)."""
+    partition: str | None = Field(None, description="SLURM partition (default: the cluster's)")
+    gpus_per_node: int = Field(0, ge=0, description="GPUs per job")
+    cpus_per_task: int = Field(4, gt=0, description="CPUs per job")
+    mem_gb: int | None = Field(None, gt=0, description="memory per job in GB (default: the partition's)")
+    timeout_min: int = Field(24 * 60, gt=0, description="minutes per job; a job that hits it is requeued and resumes")
+    account: str | None = Field(None, description="SLURM account to charge")
+    max_parallel: int = Field(64, gt=0, description="array jobs running at once")
+    sbatch: dict[str, str | int] = Field({}, description="any other sbatch option, e.g. {qos: high, constraint: a100}")
 
 
 def _submitit():
@@ -22,17 +36,20 @@ def _submitit():
 
 
 class _PointTask:
-    """The job's callable. Checkpointable: on timeout or preemption submitit requeues the same call,
-    which resumes from the step markers and the training checkpoint."""
+    """The job's callable (the pipeline's target, pickled by reference). Checkpointable: on timeout or preemption
+    submitit requeues the same call, which resumes from the step markers and the training checkpoint."""
+
+    def __init__(self, target):
+        self.target = target
 
     def __call__(self, job: PointJob) -> str:
-        return run_point(job)
+        return self.target(job)
 
     def checkpoint(self, job: PointJob):
         return _submitit().helpers.DelayedSubmission(self, job)
 
 
-@register("slurm")
+@register("slurm", SlurmOptions)
 class SlurmExecutor(Executor):
     """One SLURM job per (k, seed) point (submitit; one array job, requeued on timeout/preemption)."""
     name = "slurm"
@@ -67,7 +84,7 @@ class SlurmExecutor(Executor):
         submitit = _submitit()
         ex = self._executor(name)
         with ex.batch():
-            handles = [ex.submit(_PointTask(), j) for j in jobs]
+            handles = [ex.submit(_PointTask(self.target), j) for j in jobs]
         if on_submit:
             on_submit([JobOutcome(j.point, self.name, h.job_id, "SUBMITTED") for j, h in zip(jobs, handles)])
         outcomes = []

@@ -8,12 +8,23 @@ import re
 import shutil
 from pathlib import Path
 
-from .base import Tracker, tracker
+from pydantic import Field
+
+from ...plugins import Options
+from ..base import Tracker, tracker
 
 
-@tracker("tensorboard")
+class TensorboardOptions(Options):
+    log_dir: str = Field("tensorboard", description="where the event files go (in a config, relative to the run folder)")
+
+
+@tracker("tensorboard", TensorboardOptions, flag="log_dir")
 class TensorboardTracker(Tracker):
     package = "tensorboard"
+
+    @classmethod
+    def from_flags(cls, values):
+        return {**values, "log_dir": str(Path(values["log_dir"]).resolve())} if values.get("log_dir") else values
 
     def _root(self) -> Path:
         return (self.base / self.options.log_dir).resolve()

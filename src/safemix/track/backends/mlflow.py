@@ -9,17 +9,35 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import SafemixError
-from .base import Tracker, redact, tracker
+from pydantic import Field
+
+from ...errors import SafemixError
+from ...plugins import Options
+from ..base import Tracker, redact, tracker
 
 
-@tracker("mlflow")
+def _is_uri(uri: str) -> bool:
+    return "://" in uri or uri.startswith(("file:", "sqlite:", "databricks"))
+
+
+class MlflowOptions(Options):
+    uri: str = Field("mlruns", description="a tracking URI (http(s)://, sqlite:///) or a folder (a local file store; "
+                                           "in a config, relative to the run folder)")
+    experiment: str = Field("safemix", description="MLflow experiment name")
+
+
+@tracker("mlflow", MlflowOptions, flag="uri")
 class MlflowTracker(Tracker):
     package = "mlflow"
 
+    @classmethod
+    def from_flags(cls, values):
+        uri = values.get("uri")
+        return {**values, "uri": str(Path(uri).resolve())} if uri and not _is_uri(uri) else values
+
     def _uri(self) -> str:
         uri = self.options.uri
-        if "://" in uri or uri.startswith(("file:", "sqlite:", "databricks")):
+        if _is_uri(uri):
             return uri
         return (self.base / uri).resolve().as_uri()  # a folder: the file store
 

@@ -8,14 +8,33 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Literal
 
-from ..errors import SafemixError
-from .base import Tracker, tracker
+from pydantic import Field
+
+from ...errors import SafemixError
+from ...plugins import Options
+from ..base import Tracker, tracker
 
 
-@tracker("wandb")
+class WandbOptions(Options):
+    project: str = Field("safemix", description="W&B project (on the command line: PROJECT or ENTITY/PROJECT)")
+    entity: str | None = Field(None, description="W&B entity (user or team)")
+    mode: Literal["online", "offline"] | None = Field(None, description="online or offline (default: W&B's own, "
+                                                                        "WANDB_MODE, else online)")
+    dir: str | None = Field(None, description="where W&B writes its files (in a config, relative to the run folder; "
+                                              "default the run folder, or the working directory)")
+
+
+@tracker("wandb", WandbOptions, flag="project")
 class WandbTracker(Tracker):
     package = "wandb"
+
+    @classmethod
+    def from_flags(cls, values):
+        entity, _, project = values.get("project", "").rpartition("/")
+        out = {**values, "project": project, "dir": str(Path(values.get("dir") or Path.cwd()).resolve())}
+        return {**out, "entity": entity} if entity and not values.get("entity") else out
 
     def _dir(self) -> Path:
         return (self.base / (self.options.dir or ".")).resolve()

@@ -6,9 +6,21 @@ training checkpoint. Logs: ``RUN_DIR/jobs/ray/k=K_seed=S.log``.
 
 from __future__ import annotations
 
-from ...errors import MissingExtraError
-from ..point import run_point
-from . import Executor, JobOutcome, PointJob, one_line, register
+from pydantic import Field
+
+from ..errors import MissingExtraError
+from ..plugins import Options
+from . import Executor, JobOutcome, PointJob, one_line, output_to, register
+
+
+class RayOptions(Options):
+    """One Ray task per (k, seed) point (``executor: {kind: ray, ray: {...}}``)."""
+    address: str | None = Field(None, description="an existing cluster (e.g. ray://head:10001 or auto); none: a "
+                                                  "local Ray on 127.0.0.1")
+    num_cpus: float = Field(1, gt=0, description="CPUs per task")
+    num_gpus: float = Field(0, ge=0, description="GPUs per task")
+    max_retries: int = Field(1, ge=0, description="retries of a task whose worker died (it resumes)")
+    local_cpus: int | None = Field(None, gt=0, description="CPUs of the local Ray (default: all)")
 
 
 def _ray():
@@ -19,15 +31,16 @@ def _ray():
     return ray
 
 
-def _task(job: PointJob, log: str) -> str:
+def _task(target, job: PointJob, log: str) -> str:
     """A Ray task: the point, with its task id in the step locks (``safemix status``)."""
     import os
 
     os.environ["SAFEMIX_JOB"] = f"ray task {_ray().get_runtime_context().get_task_id()[:16]}"
-    return run_point(job, log)
+    with output_to(log):  # the worker's output, libraries' too
+        return target(job)
 
 
-@register("ray")
+@register("ray", RayOptions)
 class RayExecutor(Executor):
     """One Ray task per (k, seed) point, on a cluster by address or a local Ray."""
     name = "ray"
@@ -48,7 +61,7 @@ class RayExecutor(Executor):
         try:
             task = ray.remote(num_cpus=o.num_cpus, num_gpus=o.num_gpus, max_retries=o.max_retries)(_task)
             logs = [self.folder / f"k={j.k}_seed={j.seed}.log" for j in jobs]
-            refs = [task.options(name=f"{name} {j.point}").remote(j, str(log)) for j, log in zip(jobs, logs)]
+            refs = [task.options(name=f"{name} {j.point}").remote(self.target, j, str(log)) for j, log in zip(jobs, logs)]
             if on_submit:
                 on_submit([JobOutcome(j.point, self.name, r.task_id().hex(), "SUBMITTED") for j, r in zip(jobs, refs)])
             outcomes = []

@@ -1,0 +1,71 @@
+"""The run config's ``generate:`` section (the generate stage's): suites, limits, decoding, engine, precision."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..plugins import Section, one_of
+
+
+class GenerateSection(Section):
+    suites: list[str] = ["paper", "xstest"]
+    # at most this many prompts per suite (seeded subsample); or per suite / XSTest half, e.g.
+    # {I-MaliciousInstructions: 40, xstest-safe: 250, xstest-unsafe: 50} (a suite not named: all)
+    limit_per_suite: int | dict[str, int] | None = Field(None)
+    preset: str = "paper"  # a key of generate.presets.PRESETS
+    max_new_tokens: int | None = Field(None, gt=0)
+    batch_size: int = Field(16, gt=0)
+    backend: Literal["hf", "vllm"] = "hf"
+    # auto: bf16 on a GPU, fp32 on the CPU (exact). true: bf16 on the CPU too, 2-3x faster where the
+    # CPU has bf16 instructions, but answers differ from fp32's (README, Benchmarks). false: fp32
+    bf16: Literal["auto", "true", "false"] = "auto"
+    _preset = field_validator("preset")(lambda v: one_of(v, _presets(), "decoding preset"))
+
+    @field_validator("limit_per_suite")
+    @classmethod
+    def _limits(cls, v):
+        values = v.values() if isinstance(v, dict) else [v] if v is not None else []
+        if any(n <= 0 for n in values):
+            raise ValueError("limits must be > 0")
+        return v
+
+    @model_validator(mode="after")
+    def _bf16_is_hf(self):
+        if self.backend == "vllm" and self.bf16 != "auto":
+            raise ValueError("bf16 is the hf backend's setting (vLLM chooses its own precision)")
+        return self
+
+    @model_validator(mode="after")
+    def _limit_names(self):
+        if isinstance(self.limit_per_suite, dict):
+            from ..data.registry import SPLIT_SUITES, expand_suites
+
+            suites = [s.lower() for s in expand_suites(self.suites)]
+            known = set(suites) | {f"{s}-{h}" for s in SPLIT_SUITES if s in suites for h in ("safe", "unsafe")}
+            for name in self.limit_per_suite:
+                if name.lower() not in known:
+                    raise ValueError(f"limit_per_suite names '{name}', which is not among the suites {sorted(known)}")
+            self.limit_per_suite = {_suite_case(n, self.suites): n_ for n, n_ in self.limit_per_suite.items()}
+        return self
+
+
+def _suite_case(name: str, suites: list[str]) -> str:
+    """A suite name as the loaded prompts spell it (registry names are case-insensitive)."""
+    from ..data.registry import REGISTRY, expand_suites
+
+    for s in expand_suites(suites):
+        spec = REGISTRY.get(s.lower())
+        real = spec.suite if spec and spec.suite else s
+        if name.lower() == s.lower():
+            return real
+        if name.lower().startswith(s.lower() + "-"):
+            return real + name[len(s):].lower()
+    return name
+
+
+def _presets():
+    from .presets import PRESETS
+
+    return PRESETS

@@ -1,0 +1,97 @@
+"""Plug-in options: a judge, an executor or a tracker declares its options as an :class:`Options` model when it
+registers, and the run config's sections (``judge_options:``, ``executor:``, ``tracking:``) and the command
+line's flags are generated from those models, so an option is written once, beside the code that reads it.
+
+Plug-ins outside safemix register the same way from their own module, loaded before any registry is read: a
+package names it under the ``safemix.plugins`` entry-point group, or ``$SAFEMIX_PLUGINS`` lists module names
+(comma-separated) for a module on the Python path.
+
+A field's ``description`` is its help text (config reference and ``--help``); ``runtime`` names the fields that
+bound waiting or batching and never change a result (left out of step keys).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, create_model
+
+ENV_PLUGINS = "SAFEMIX_PLUGINS"
+ENTRY_POINTS = "safemix.plugins"
+_loaded = False
+
+
+def load_external() -> None:
+    """Import the plug-in modules outside safemix once (entry points, then ``$SAFEMIX_PLUGINS``); a module that
+    cannot be imported is a one-line error naming it."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from importlib.metadata import entry_points
+
+    from .errors import SafemixError
+
+    names = [ep.value.split(":")[0] for ep in entry_points(group=ENTRY_POINTS)]
+    names += [n.strip() for n in os.environ.get(ENV_PLUGINS, "").split(",") if n.strip()]
+    for name in dict.fromkeys(names):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise SafemixError(f"plug-in module '{name}' ({ENV_PLUGINS} / entry point {ENTRY_POINTS}): "
+                               f"cannot import it: {exc}") from None
+
+
+class Options(BaseModel):
+    """A plug-in's options: unknown keys and NaN/infinite numbers are errors."""
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    runtime: ClassVar[frozenset[str]] = frozenset()  # fields that never change a result
+
+    def given(self) -> dict:
+        """The options set (not None)."""
+        return self.model_dump(exclude_none=True)
+
+
+class Section(Options):
+    """A section of the run config (the same strictness as a plug-in's options)."""
+
+
+def one_of(value: str, choices, what: str) -> str:
+    """A validator's check that ``value`` is a key of a registry."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} '{value}' (known: {', '.join(choices)})")
+    return value
+
+
+def section(name: str, doc: str, plugins: dict[str, type[Options]], optional: bool,
+            base: type[BaseModel] = Options, **extra: Any) -> type[BaseModel]:
+    """A config section with one field per plug-in holding its options: absent (None) when ``optional``, else
+    its defaults. ``extra``: further fields, as ``create_model`` takes them."""
+    fields: dict[str, Any] = {}
+    for plugin, model in plugins.items():
+        fields[plugin] = (model | None, None) if optional else (model, model())
+    return create_model(name, __base__=base, __doc__=doc, __module__=base.__module__, **extra, **fields)
+
+
+def merged(name: str, doc: str, models: list[type[Options]], leave_out: tuple[str, ...] = ()) -> type[Options]:
+    """One flat options model holding every field of ``models`` (each optional, None = not given): the options
+    several plug-ins share in one section (judges). Two models that declare one field differently are an error."""
+    fields: dict[str, Any] = {}
+    seen: dict[str, tuple[type, Any]] = {}
+    runtime: set[str] = set()
+    for model in models:
+        runtime |= model.runtime
+        for field, info in model.model_fields.items():
+            if field in leave_out:
+                continue
+            sig = (info.annotation, repr(info.metadata))
+            if field in seen and seen[field] != sig:
+                raise TypeError(f"option '{field}' is declared two ways ({seen[field]} and {sig}): make them agree")
+            seen[field] = sig
+            annotation = info.annotation
+            fields[field] = (annotation | None, info.__class__.merge_field_infos(info, default=None))
+    model = create_model(name, __base__=Options, __doc__=doc, __module__=Options.__module__, **dict(sorted(fields.items())))
+    model.runtime = frozenset(runtime & set(fields))
+    return model

@@ -1,0 +1,1 @@
+"""Tracker backends: one module each, registered with ``@tracker(name, options=..., flag=...)``."""
