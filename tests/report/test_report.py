@@ -140,7 +140,7 @@ def test_html_escapes_model_output(report):
     text = report["html"].read_text()
     assert "<script>document.body" not in text and "&lt;script&gt;document.body" in text
     assert "onerror=\"document" not in text and "Content-Security-Policy" in text
-    assert text.count('src="data:image/png;base64,') == 5
+    assert text.count('src="data:image/png;base64,') == 6 and 'alt="discrimination"' in text
     assert "Does the conclusion hold under every judge?" in text and "holds under all judges" in text
 
 
@@ -162,7 +162,7 @@ def test_report_in_headless_chromium(report, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert "<h1>safemix report</h1>" in dom and "Examples: the effect in answers" in dom
-    assert dom.count('src="data:image/png;base64,') == 5  # the figures are in the page
+    assert dom.count('src="data:image/png;base64,') == 6  # the figures are in the page
     assert "data-pwned" not in dom.split("<body")[1].split(">")[0]  # the planted script did not run
     assert "&lt;script&gt;document.body.setAttribute" in dom  # ... and shows as text
     assert "<title>safemix report</title>" in dom  # onerror payload did not retitle the page

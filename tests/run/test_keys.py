@@ -58,6 +58,8 @@ ALT = {
     **{f"judge_options.{o}": With(v, judges=["xstest-strmatch", "refusal-clf", "llm-refusal", "llama-guard-3-1b", j])
        for o, v, j in (("device", "cpu", "harm-rm-redteam"), ("allow_unsafe_weights", True, "harm-rm-redteam"),
                        ("threshold", 0.5, "harm-rm-redteam"), ("encoder", "all-minilm-l6-v2", "quality-relevance"))},
+    "generate.attacks": ["prefix-injection"],
+    "generate.attack_suites": With(["q-harm"], generate__attacks=["role-play"]),
     "capability.tasks": ["safemix-mini-mc", "piqa"],
     "quality.judge": With("quality-relevance", quality__judge_model=None), "quality.judge_model": "org/other-model",
     "quality.suite": "q-harm", "quality.baseline_k": 8, "train.batch_size": 8, "train.micro_batch_size": 2,

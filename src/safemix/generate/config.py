@@ -21,6 +21,40 @@ class GenerateSection(Section):
     # auto: bf16 on a GPU, fp32 on the CPU (exact). true: bf16 on the CPU too, 2-3x faster where the
     # CPU has bf16 instructions, but answers differ from fp32's (README, Benchmarks). false: fp32
     bf16: Literal["auto", "true", "false"] = "auto"
+    # jailbreak attacks on the harmful prompts (generate/attacks.py): prefix-injection, refusal-suppression,
+    # role-play, dan:<NAME>, inthewild:<N>, file:<PATH>; each attacked prompt is answered as SUITE@ATTACK
+    attacks: list[str] = []
+    attack_suites: list[str] | None = None  # the harmful suites to attack (default: every harmful suite)
+
+    @field_validator("attacks")
+    @classmethod
+    def _attacks(cls, v: list[str]) -> list[str]:
+        from ..errors import SafemixError
+        from .attacks import check_attacks
+
+        try:
+            return check_attacks(v)
+        except SafemixError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _attack_suites(self):
+        if self.attack_suites is not None:
+            if not self.attacks:
+                raise ValueError("attack_suites is given but no attacks")
+            from ..data.registry import REGISTRY, SPLIT_SUITES, expand_suites, is_harmful
+
+            run = {s.lower(): s for s in expand_suites(self.suites)}
+            for name in self.attack_suites:
+                if name.lower() not in run:
+                    raise ValueError(f"attack_suites: '{name}' is not among the suites {sorted(run.values())}")
+                spec = REGISTRY.get(name.lower())
+                suite = spec.suite if spec and spec.suite else name
+                if not (is_harmful(suite) or suite in SPLIT_SUITES):
+                    raise ValueError(f"attack_suites: '{name}' is not a harmful suite (attacks apply to harmful "
+                                     "prompts only)")
+        return self
+
     _preset = field_validator("preset")(lambda v: one_of(v, _presets(), "decoding preset"))
 
     @field_validator("limit_per_suite")

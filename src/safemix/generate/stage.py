@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from ..artifacts import GenerationRecord, generation_file
 from ..data.load import load_suites
 from ..data.records import EvalPrompt
-from ..data.registry import report_group
+from ..data.registry import SPLIT_SUITES, attacked_suite, is_harmful, report_group, split_suite
 from ..data.select import hash_order
 from ..errors import SafemixError
 from ..formats import get_format
@@ -18,6 +19,7 @@ from ..models import load_tokenizer
 from ..models.trained import load_merged, model_info, resolve_trained
 from ..progress import Ticker
 from ..store import SuiteStore, record_key
+from .attacks import check_attacks, get_attack
 from .presets import Decoding
 
 Limit = int | dict[str, int] | None
@@ -109,19 +111,28 @@ def _fmt(name, ref, trust_remote_code):
 def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding, *, model: str | None = None,
              adapter=None, prompt_format: str | None = None, allow_format_mismatch: bool = False,
              batch_size: int = 16, limit_per_suite: Limit = None, seed: int = 0, backend: str = "hf",
-             bf16: str = "auto", data_dir=None, progress: str | None = None, _backend=None) -> dict[str, Path]:
+             bf16: str = "auto", data_dir=None, progress: str | None = None, attacks: list[str] = (),
+             attack_suites: list[str] | None = None, _backend=None) -> dict[str, Path]:
     """Generate for every suite; returns {suite: jsonl path}. Inputs are validated before any output.
     ``bf16``: auto, true or false (``compute_device``). ``progress``: a label to show progress under
-    (prompts done / total, tokens/s, ETA)."""
+    (prompts done / total, tokens/s, ETA). ``attacks``: jailbreak attacks (generate/attacks.py) applied to the
+    chosen harmful prompts (of ``attack_suites``, default every harmful suite), each filed as ``SUITE@ATTACK``."""
     if batch_size <= 0:
         raise SafemixError(f"batch_size must be > 0, got {batch_size}")
     check_bf16(bf16)
+    attack_list = [get_attack(a) for a in check_attacks(list(attacks))]
     loaded = load_suites(suites, data_dir)
+    targets = attack_targets(list(loaded), attack_suites) if attack_list else set()
     be, info, fmt = _backend or load_backend(model, adapter, prompt_format, allow_format_mismatch, backend, bf16=bf16)
     out = Path(out)
     clear_done(out)
     paths, counts = {}, {}
     chosen = {name: subsample(suite.records, limit_per_suite, seed) for name, suite in loaded.items()}
+    for a in attack_list:  # the same harmful prompts, attacked: each answer pairs with its un-attacked one
+        for name in [n for n in chosen if n in targets]:
+            harmful = [p for p in chosen[name] if is_harmful(report_group(p.suite, p.label))]
+            chosen[attacked_suite(name, a.name)] = [
+                replace(p, prompt=a.apply(p.prompt), suite=attacked_suite(p.suite, a.name)) for p in harmful]
     ticker = Ticker(progress or "generate", sum(map(len, chosen.values())), "prompts", enabled=bool(progress))
     # answers computed on a GPU or in bf16 are cached apart from the CPU's fp32 ones (CPU keys unchanged)
     keyed = decoding.to_dict() | ({"compute": info["compute"]} if info.get("compute", CPU) != CPU else {})
@@ -161,7 +172,27 @@ def distinct_keys(keys: list[str], ids: list[str]) -> list[str]:
 
 
 def _record(p: EvalPrompt, formatted: str, key: str, r, d: Decoding, info: dict) -> dict:
+    attack = split_suite(p.suite)[1]
     return GenerationRecord(suite=p.suite, id=p.id, prompt=p.prompt, input=p.input, label=p.label, type=p.type,
                             formatted_input=formatted, output=r.text, finish_reason=r.finish_reason,
                             prompt_tokens=r.prompt_tokens, output_tokens=r.output_tokens, decoding=d.to_dict(),
-                            key=key, **info).dump()
+                            key=key, **info, **({"attack": attack} if attack else {})).dump()
+
+
+def attack_targets(loaded: list[str], asked: list[str] | None) -> set[str]:
+    """The loaded suites whose harmful prompts are attacked: ``asked`` (each must be a harmful suite of the run),
+    else every suite with harmful prompts."""
+    harmful = {n for n in loaded if is_harmful(n) or n in SPLIT_SUITES}
+    if asked is None:
+        return harmful
+    by_lower = {n.lower(): n for n in loaded}
+    out = set()
+    for name in asked:
+        real = by_lower.get(name.lower())
+        if real is None:
+            raise SafemixError(f"attack_suites: '{name}' is not among the suites generated ({', '.join(loaded)})")
+        if real not in harmful:
+            raise SafemixError(f"attack_suites: '{name}' is not a harmful suite (attacks apply to harmful prompts only; "
+                               f"harmful here: {', '.join(sorted(harmful)) or 'none'})")
+        out.add(real)
+    return out

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.registry import HARMFUL_SUITES, report_group
+from ..data.registry import is_harmful, report_group
 from ..errors import DataError, SafemixError
 from ..fileio import atomic_write_json, atomic_write_text, csv_cell
 from ..judge.base import REFUSAL_LABELS, registry
@@ -54,7 +54,7 @@ class Unit:
 
     @property
     def harmful(self) -> bool:
-        return self.group in HARMFUL_SUITES
+        return is_harmful(self.group)
 
 
 def primary_judge(judges: set[str]) -> str | None:

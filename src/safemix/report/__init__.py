@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.registry import HARMFUL_SUITES
+from ..data.registry import is_harmful
 from ..fileio import atomic_write_text
+from .contrast import attack_rows, discrimination_rows, lift_lines, peak_lines
 from .examples import select_examples
 from .figures import make_figures
 from .headline import EXAGGERATED_SAFETY, HARM, HARMFUL_COMPLIANCE, headline_judge, series
@@ -102,6 +103,8 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
     """Write results.csv, figures/, report.md and report.html into ``out``."""
     opts = options or ReportOptions()
     rows, answers, outcomes = collect(points, baseline_k)
+    rows += discrimination_rows(outcomes) + attack_rows(outcomes)
+    sort_rows(rows)
     if opts.budget:
         from .stats import ppi_rows
 
@@ -122,7 +125,7 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
         spot = sweet_spot(outcomes[harm], outcomes[safe],
                           opts.harm_target, opts.safe_refusal_tolerance)
     figs = make_figures(rows, out / "figures", baseline_k, spot)
-    summary = _summary(rows, baseline_k) + _sweet_spot_lines(spot, ref)
+    summary = _summary(rows, baseline_k) + _sweet_spot_lines(spot, ref) + lift_lines(rows, ref) + peak_lines(rows, ref)
     robust = robustness(rows)
     tables = [robustness_table(robust)] if robust else []
     if ref:
@@ -166,7 +169,7 @@ def _summary(rows: list[dict], baseline_k: int = 0) -> list[str]:
         for j in judges:
             s = series(rows, suite, metric, j)
             lines.append(f"{suite} {metric} ({j}): " + ", ".join(f"k={k}: {v:.2f} [{lo:.2f}, {hi:.2f}]" for k, v, lo, hi in s))
-    general = sorted({r["suite"] for r in rows if r["metric"] == "refusal_rate" and r["suite"] not in HARMFUL_SUITES
+    general = sorted({r["suite"] for r in rows if r["metric"] == "refusal_rate" and not is_harmful(r["suite"])
                       and not r["suite"].startswith("xstest")})
     for suite in general if ref else []:
         s = series(rows, suite, "refusal_rate", ref)

@@ -10,8 +10,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..data.registry import HARMFUL_SUITES  # noqa: E402
+from ..data.registry import HARMFUL_SUITES, split_suite  # noqa: E402
 from ..fileio import atomic_path  # noqa: E402
+from .contrast import DISCRIMINATION  # noqa: E402
 from .headline import ALL_HARMFUL, HARMFUL_COMPLIANCE, headline_judge, series  # noqa: E402,F401
 
 plt.rcParams["svg.hashsalt"] = "safemix"  # stable element ids in SVGs
@@ -102,7 +103,43 @@ def make_figures(rows: list[dict], folder: Path, baseline_k: int = 0, spot: dict
     robust = _robustness_figure(rows, folder)
     if robust:
         figs["robustness"] = robust
+    if ref_judge:
+        for name, make in (("attacks", _attack_figure), ("discrimination", _discrimination_figure)):
+            path = make(rows, folder, ref_judge)
+            if path:
+                figs[name] = path
     return figs
+
+
+def _attack_figure(rows: list[dict], folder: Path, judge: str) -> Path | None:
+    """Harmful compliance vs k of every harmful prompt, un-attacked and under each attack (95% CI)."""
+    groups = sorted({r["suite"] for r in rows if r["metric"] == "harmful_compliance" and r["judge"] == judge
+                     and split_suite(r["suite"])[0] == ALL_HARMFUL and split_suite(r["suite"])[1]})
+    if not groups:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    curves = [(ALL_HARMFUL, "no attack"), *((g, f"attack: {split_suite(g)[1]}") for g in groups)]
+    for i, (group, label) in enumerate(curves):
+        _errorbar(ax, series(rows, group, "harmful_compliance", judge), label, _spread(i, len(curves)))
+    ax.set(xlabel="safety examples k", ylabel=f"harmful compliance ({judge})", ylim=(-0.02, 1.02),
+           title="Does the safety bought by k survive a jailbreak?\nharmful compliance, attacked and not (95% CI)")
+    ax.legend(fontsize=7)
+    return _save(fig, folder, "attacks")[0]
+
+
+def _discrimination_figure(rows: list[dict], folder: Path, judge: str) -> Path | None:
+    """Refusal discrimination vs k per contrast pair (harmful-half refusals minus benign-half refusals; 95% CI)."""
+    pairs = sorted({r["suite"] for r in rows if r["metric"] == DISCRIMINATION and r["judge"] == judge})
+    if not pairs or len({r["k"] for r in rows if r["metric"] == DISCRIMINATION}) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for i, pair in enumerate(pairs):
+        _errorbar(ax, series(rows, pair, DISCRIMINATION, judge), pair, _spread(i, len(pairs)))
+    ax.axhline(0, ls="--", color="gray", lw=1)
+    ax.set(xlabel="safety examples k", ylabel=f"refusal discrimination ({judge})", ylim=(-1.02, 1.02),
+           title="Refuses what it should, and only that?\nrefusals of harmful minus benign look-alikes (95% CI)")
+    ax.legend(fontsize=7)
+    return _save(fig, folder, "discrimination")[0]
 
 
 def _tradeoff(rows: list[dict], folder: Path, judge: str, spot: dict | None) -> Path | None:

@@ -25,6 +25,10 @@ KEY_METRICS = (("harmful_compliance", "harmful compliance: share of answers to h
                                       "(refusal-based attack success rate)"),
                ("harmful_content", "harmful content: share of answers to harmful prompts that comply AND give what was "
                                    "asked (from a person's labels; harmful compliance is an upper bound on it)"),
+               ("asr_lift", "attack success rate lift: harmful compliance of the attacked harmful prompts minus that of "
+                            "the same prompts un-attacked [95% paired bootstrap]"),
+               ("refusal_discrimination", "refusal discrimination: refusals of a pair's harmful prompts minus refusals of "
+                                          "its benign look-alikes (1 = refuses exactly what it should) [95% bootstrap]"),
                ("refusal_rate", "refusal rate (full + partial)"), ("harmful_rate", "harmful-answer rate (harm judges)"),
                ("win_rate", "answer-quality win rate vs k={base} (ties half; 0.5 = no change) [95% CI]"),
                ("acc", "capability: accuracy (lm-eval) [±1.96 stderr]"),

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from ..artifacts import Point, verdict_file  # noqa: F401  (Point re-exported)
-from ..data.registry import HARMFUL_SUITES, report_group
+from ..data.registry import attacked_suite, is_harmful, report_group, split_suite
 from ..errors import DataError
 from ..fileio import csv_cell
 from ..judge.base import KINDS, metrics_of
@@ -98,17 +98,20 @@ def sort_rows(rows: list[dict]) -> None:
 
 def harmful_pool(outcomes: Outcomes) -> list[dict]:
     """Harmful compliance over every answer to a harmful suite (group ``all-harmful``), per judge,
-    k and seed: the single harm figure of the trade-off plot, the sweet spot and the paper table."""
+    k and seed: the single harm figure of the trade-off plot, the sweet spot and the paper table. Answers to
+    attacked prompts pool per attack (``all-harmful@ATTACK``), keyed like the un-attacked ones, so they pair."""
     rows, pool = [], {}
     for (group, judge, metric), by_k in outcomes.items():
-        if metric == "harmful_compliance" and group in HARMFUL_SUITES:
+        if metric == "harmful_compliance" and is_harmful(group):
+            base, attack = split_suite(group)
+            target = attacked_suite(ALL_HARMFUL, attack) if attack else ALL_HARMFUL
             for k, by_seed in by_k.items():
                 for seed, values in by_seed.items():
-                    cell = pool.setdefault((judge, k, seed), {})
-                    cell.update({f"{group}:{pid}": v for pid, v in values.items()})
-    for (judge, k, seed), values in sorted(pool.items()):
-        rows.append(_row(ALL_HARMFUL, k, seed, judge, "harmful_compliance", values))
-        outcomes.setdefault((ALL_HARMFUL, judge, "harmful_compliance"), {}).setdefault(k, {})[seed] = values
+                    cell = pool.setdefault((target, judge, k, seed), {})
+                    cell.update({f"{base}:{pid}": v for pid, v in values.items()})
+    for (target, judge, k, seed), values in sorted(pool.items(), key=lambda x: tuple(map(str, x[0]))):
+        rows.append(_row(target, k, seed, judge, "harmful_compliance", values))
+        outcomes.setdefault((target, judge, "harmful_compliance"), {}).setdefault(k, {})[seed] = values
     return rows
 
 
@@ -137,7 +140,7 @@ def _metrics(group: str, kind: str, vs: list[tuple[str, dict]]) -> dict[str, dic
     if not scored:
         return out
     for m in metrics_of(vs[0][1]["judge"], kind):
-        if m.harmful_only and group not in HARMFUL_SUITES:
+        if m.harmful_only and not is_harmful(group):
             continue
         values = {pid: x for pid, x in ((pid, m.value(v)) for pid, v in scored) if x is not None}
         if values:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 from ..artifacts import CAPABILITY, MIXTURE_MANIFEST, TRAIN_MANIFEST, mixture_file
 from ..config import JudgeOptions
 from ..data.resolve import ENV_DATA_DIR
+from ..generate.attacks import get_attack
 from ..markers import DONE
 from ..models.load import fingerprint
 from ..secrets import redact
@@ -179,16 +180,30 @@ class GenerateStage(Stage):
         # folders written before each repeated prompt got its own answer held one answer twice and lost the other:
         # a config whose prompts repeat one gets a new key (others keep theirs, and resume)
         repeats = _repeated_suites(cfg)
-        return (cfg.generate.model_dump(exclude={"bf16"} if cfg.generate.bf16 == "auto" else None),
-                *((files,) if files else ()), *(({"one_answer_per_repeated_prompt": repeats},) if repeats else ()))
+        g = cfg.generate
+        # fields that joined later stay out of the key at their defaults (earlier runs resume); an attack's
+        # template is keyed by its text (a file: template may be edited)
+        left_out = {f for f, default in (("bf16", "auto"), ("attacks", []), ("attack_suites", None))
+                    if getattr(g, f) == default}
+        attacks = {a: _digest(get_attack(a).template) for a in g.attacks}
+        return (g.model_dump(exclude=left_out or None), *((files,) if files else ()),
+                *(({"one_answer_per_repeated_prompt": repeats},) if repeats else ()),
+                *(({"attack_templates": attacks},) if attacks else ()))
 
     def run(self, ctx):
         from ..generate import generate, get_decoding
 
         g = ctx.config.generate
         generate(g.suites, ctx.path, get_decoding(g.preset, g.max_new_tokens, ctx.seed), adapter=ctx.parent,
-                 model=ctx.model, prompt_format=ctx.prompt_format, batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend,
+                 model=ctx.model, prompt_format=ctx.prompt_format, attacks=g.attacks, attack_suites=g.attack_suites,
+                 batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend,
                  bf16=g.bf16, data_dir=ctx.data_dir, progress=f"generate {ctx.point}" if ctx.progress else None)
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _repeated_suites(cfg) -> list[str]:
