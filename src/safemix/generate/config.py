@@ -10,14 +10,15 @@ from ..plugins import Section, one_of
 
 
 class GenerateSection(Section):
-    suites: list[str] = ["paper", "xstest"]
+    """The answers: which suites, how many prompts, decoding, engine, precision and jailbreak attacks."""
+    suites: list[str] = ["paper", "xstest"]  # eval suites: registry names, groups (paper, xstest, harm, today, ...) or prompt files
     # at most this many prompts per suite (seeded subsample); or per suite / XSTest half, e.g.
     # {I-MaliciousInstructions: 40, xstest-safe: 250, xstest-unsafe: 50} (a suite not named: all)
     limit_per_suite: int | dict[str, int] | None = Field(None)
     preset: str = "paper"  # a key of generate.presets.PRESETS
-    max_new_tokens: int | None = Field(None, gt=0)
-    batch_size: int = Field(16, gt=0)
-    backend: Literal["hf", "vllm"] = "hf"
+    max_new_tokens: int | None = Field(None, gt=0)  # override the preset's answer length
+    batch_size: int = Field(16, gt=0)  # prompts per batch
+    backend: Literal["hf", "vllm"] = "hf"  # hf (transformers) or vllm (GPU)
     # auto: bf16 on a GPU, fp32 on the CPU (exact). true: bf16 on the CPU too, 2-3x faster where the
     # CPU has bf16 instructions, but answers differ from fp32's (README, Benchmarks). false: fp32
     bf16: Literal["auto", "true", "false"] = "auto"
@@ -54,6 +55,11 @@ class GenerateSection(Section):
                     raise ValueError(f"attack_suites: '{name}' is not a harmful suite (attacks apply to harmful "
                                      "prompts only)")
         return self
+
+    def unset_later_fields(self) -> set[str]:
+        """Fields that joined the section after runs were made, left at their defaults: step keys leave them out,
+        so those runs resume."""
+        return {f for f, default in (("attacks", []), ("attack_suites", None)) if getattr(self, f) == default}
 
     _preset = field_validator("preset")(lambda v: one_of(v, _presets(), "decoding preset"))
 

@@ -24,7 +24,7 @@ from ..errors import SafemixError
 from ..fileio import atomic_write_text
 from ..markers import require_done
 from .plan import Step, content_key
-from .stages import STAGES, judge_keys
+from .stages import STAGES, attack_digest, judge_keys
 
 COLUMNS = ("model", "spec", "metric", "judge", "n", "value", "ci_low", "ci_high")
 
@@ -71,7 +71,8 @@ def plan_audit(cfg: AuditConfig, run_dir: Path, refs: dict) -> list[tuple[AuditM
     out = []
     for m in cfg.models:
         fp = refs[m.name].fingerprint
-        gkey = content_key(fp, m.prompt_format, cfg.generate.model_dump())
+        gkey = content_key(fp, m.prompt_format, cfg.generate.model_dump(exclude=cfg.generate.unset_later_fields() or None),
+                           *([{a: attack_digest(a) for a in cfg.generate.attacks}] if cfg.generate.attacks else []))
         gen = Step(STAGES["generate"], 0, 0, gkey, run_dir / "generate" / f"{m.name}-{gkey}")
         gname = gen.path.name
         jkey = content_key(gname, judge_keys(names, **cfg.judge_options.given()))

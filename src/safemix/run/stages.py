@@ -183,9 +183,8 @@ class GenerateStage(Stage):
         g = cfg.generate
         # fields that joined later stay out of the key at their defaults (earlier runs resume); an attack's
         # template is keyed by its text (a file: template may be edited)
-        left_out = {f for f, default in (("bf16", "auto"), ("attacks", []), ("attack_suites", None))
-                    if getattr(g, f) == default}
-        attacks = {a: _digest(get_attack(a).template) for a in g.attacks}
+        left_out = g.unset_later_fields() | ({"bf16"} if g.bf16 == "auto" else set())
+        attacks = {a: attack_digest(a) for a in g.attacks}
         return (g.model_dump(exclude=left_out or None), *((files,) if files else ()),
                 *(({"one_answer_per_repeated_prompt": repeats},) if repeats else ()),
                 *(({"attack_templates": attacks},) if attacks else ()))
@@ -200,10 +199,11 @@ class GenerateStage(Stage):
                  bf16=g.bf16, data_dir=ctx.data_dir, progress=f"generate {ctx.point}" if ctx.progress else None)
 
 
-def _digest(text: str) -> str:
+def attack_digest(name: str) -> str:
+    """An attack's template text, hashed: a step key covers what the attack sends (a file: template may be edited)."""
     import hashlib
 
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(get_attack(name).template.encode()).hexdigest()[:16]
 
 
 def _repeated_suites(cfg) -> list[str]:
