@@ -16,14 +16,14 @@ class BudgetSection(Section):
     sample-only ones."""
     judge: str  # the expensive judge (not in ``judges``)
     cheap: str  # the cheap judge (one of ``judges``), of the same kind
-    fraction: float = Field(gt=0, le=1)
-    seed: int = 0
+    fraction: float = Field(gt=0, le=1)  # the share of answers the expensive judge sees
+    seed: int = 0  # seed of the stratified sample
 
 
 class QualitySection(Section):
     """Pairwise answer quality against the baseline k's answers on one suite (the paper: I-Alpaca,
     OpenAssistant's reward model = quality-rm; offline: quality-relevance)."""
-    judge: str = "quality-rm"
+    judge: str = "quality-rm"  # the quality judge: quality-rm (the paper's) or quality-relevance (offline)
     judge_model: str | None = None  # quality-rm: a local reward-model folder or Hub id
-    suite: str = "I-Alpaca"
-    baseline_k: int = 0
+    suite: str = "I-Alpaca"  # the suite whose answers are compared
+    baseline_k: int = 0  # the k every other k is compared against

@@ -8,37 +8,39 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class TrainConfig(BaseModel):
+    """The training: method, LoRA, optimisation, what the loss sees, speed and memory settings."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    model: str = "smollm2-135m"
-    method: Literal["lora", "full", "qlora"] = "lora"
-    prompt_format: Literal["alpaca", "chat"] = "alpaca"
+    model: str = "smollm2-135m"  # built-in name, local folder or Hub id (a run config sets it from the top-level model)
+    method: Literal["lora", "full", "qlora"] = "lora"  # lora, full fine-tuning, or qlora (CUDA + bitsandbytes)
+    prompt_format: Literal["alpaca", "chat"] = "alpaca"  # alpaca (the paper's template) or chat (the model's own template)
     # LoRA (paper: r=8, alpha=16, dropout 0.05 on q_proj/v_proj)
     # upper bounds refuse, before any work, values that would ask for terabytes (r above the widest layer
     # of any model safemix trains makes no sense; cutoff_len beyond any context length)
     lora_r: int = Field(8, gt=0, le=4096)
-    lora_alpha: int = Field(16, gt=0)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
-    lora_target_modules: list[str] = ["q_proj", "v_proj"]
+    lora_alpha: int = Field(16, gt=0)  # LoRA scaling (paper: 16)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)  # LoRA dropout (paper: 0.05)
+    lora_target_modules: list[str] = ["q_proj", "v_proj"]  # the linear layers LoRA adapts
     # optimisation (paper: lr 3e-4, batch 128, cutoff 256)
     learning_rate: float = Field(3e-4, gt=0)
-    batch_size: int = Field(128, gt=0)
-    micro_batch_size: int = Field(8, gt=0)
-    epochs: float = Field(3, gt=0)
-    max_steps: int | None = Field(None, gt=0)
-    warmup_steps: int = Field(0, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: float | None = 1.0
-    cutoff_len: int = Field(256, gt=8, le=1_048_576)
+    batch_size: int = Field(128, gt=0)  # examples per optimizer step (paper: 128)
+    micro_batch_size: int = Field(8, gt=0)  # examples per forward pass
+    epochs: float = Field(3, gt=0)  # passes over the mixture (fractions allowed)
+    max_steps: int | None = Field(None, gt=0)  # stop after this many optimizer steps
+    warmup_steps: int = Field(0, ge=0)  # linear warm-up steps
+    weight_decay: float = Field(0.0, ge=0)  # AdamW weight decay
+    max_grad_norm: float | None = 1.0  # gradient clipping (none: off)
+    cutoff_len: int = Field(256, gt=8, le=1_048_576)  # maximum tokens per example (paper: 256)
     val_size: int = Field(0, ge=0)  # held-out examples; > 0 keeps the best checkpoint by val loss
     eval_every: int = Field(0, ge=0)  # steps between validations (0: once per epoch)
     # what the loss sees
     train_on_inputs: bool = False  # the paper's code trained on prompt tokens too
-    add_eos: bool = True
+    add_eos: bool = True  # end each example with the EOS token
     # speed
     group_by_length: bool = True
-    logits_on_labels_only: bool = True
-    bf16: Literal["auto", "true", "false"] = "auto"
+    logits_on_labels_only: bool = True  # compute logits only where the loss is
+    bf16: Literal["auto", "true", "false"] = "auto"  # auto (bf16 on a GPU, fp32 on the CPU), true or false
     # memory: recompute each layer's activations in the backward pass instead of keeping them. A small
     # deep model keeps ~3.6 MB of activations per token (smollm2-135m: 30 layers); on for the quickstart
     # it halves training's peak memory (5.5 -> 2.8 GB) for ~40% more training time, same weights
@@ -46,8 +48,8 @@ class TrainConfig(BaseModel):
     # bookkeeping
     seed: int = 42
     save_every: int = Field(20, gt=0)  # optimizer steps between resumable checkpoints
-    trust_remote_code: bool = False
-    progress: bool = True
+    trust_remote_code: bool = False  # allow model code from the Hub
+    progress: bool = True  # show a progress bar
 
     @model_validator(mode="after")
     def _batch_divides(self):

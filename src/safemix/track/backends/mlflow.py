@@ -21,6 +21,7 @@ def _is_uri(uri: str) -> bool:
 
 
 class MlflowOptions(Options):
+    """MLflow: a tracking server, a database or a local file store."""
     uri: str = Field("mlruns", description="a tracking URI (http(s)://, sqlite:///) or a folder (a local file store; "
                                            "in a config, relative to the run folder)")
     experiment: str = Field("safemix", description="MLflow experiment name")

@@ -15,6 +15,7 @@ from ..base import Tracker, tracker
 
 
 class TensorboardOptions(Options):
+    """TensorBoard event files, one folder per tracker run."""
     log_dir: str = Field("tensorboard", description="where the event files go (in a config, relative to the run folder)")
 
 

@@ -18,6 +18,7 @@ from ..base import Tracker, tracker
 
 
 class WandbOptions(Options):
+    """Weights & Biases, online or offline (synced later with wandb sync)."""
     project: str = Field("safemix", description="W&B project (on the command line: PROJECT or ENTITY/PROJECT)")
     entity: str | None = Field(None, description="W&B entity (user or team)")
     mode: Literal["online", "offline"] | None = Field(None, description="online or offline (default: W&B's own, "
