@@ -49,7 +49,10 @@ def cli() -> str:
 
 def _type_name(annotation) -> str:
     text = str(annotation) if typing.get_origin(annotation) else getattr(annotation, "__name__", str(annotation))
-    return text.replace("typing.", "").replace("NoneType", "None")
+    import re
+
+    text = re.sub(r"Annotated\[(\w+), [^\]]*\]", r"\1", text.replace("typing.", "").replace("NoneType", "None"))
+    return text
 
 
 def _model_of(annotation) -> type[BaseModel] | None:
@@ -81,7 +84,7 @@ def _comments(model: type[BaseModel]) -> dict[str, str]:
                 continue
             m = re.match(r"\s+(\w+)\s*:[^#]*?(?:#\s?(.*))?$", line)
             if m and m.group(1) in model.model_fields:
-                out[m.group(1)] = " ".join([*above, m.group(2) or ""]).strip()
+                out[m.group(1)] = (m.group(2) or " ".join(above)).strip()
             above = []
     return out
 

@@ -18,12 +18,12 @@ class TrainConfig(BaseModel):
     # LoRA (paper: r=8, alpha=16, dropout 0.05 on q_proj/v_proj)
     # upper bounds refuse, before any work, values that would ask for terabytes (r above the widest layer
     # of any model safemix trains makes no sense; cutoff_len beyond any context length)
-    lora_r: int = Field(8, gt=0, le=4096)
+    lora_r: int = Field(8, gt=0, le=4096)  # LoRA rank (paper: 8)
     lora_alpha: int = Field(16, gt=0)  # LoRA scaling (paper: 16)
     lora_dropout: float = Field(0.05, ge=0, lt=1)  # LoRA dropout (paper: 0.05)
     lora_target_modules: list[str] = ["q_proj", "v_proj"]  # the linear layers LoRA adapts
     # optimisation (paper: lr 3e-4, batch 128, cutoff 256)
-    learning_rate: float = Field(3e-4, gt=0)
+    learning_rate: float = Field(3e-4, gt=0)  # peak learning rate (paper: 3e-4)
     batch_size: int = Field(128, gt=0)  # examples per optimizer step (paper: 128)
     micro_batch_size: int = Field(8, gt=0)  # examples per forward pass
     epochs: float = Field(3, gt=0)  # passes over the mixture (fractions allowed)
