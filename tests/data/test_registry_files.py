@@ -9,7 +9,6 @@ from safemix.data.resolve import package_file
 from safemix.errors import SafemixError
 from safemix.fileio import sha256_file
 
-
 # pinned from the repository snapshot it was read in (github allenai/noncompliance at the pinned commit); no
 # copy of it is in the data folder or an installed package here, so its loader is tested on a written file
 NO_COPY_HERE = {"coconot-contrast"}
