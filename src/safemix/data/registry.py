@@ -74,6 +74,7 @@ class DataSetFile(BaseModel):
     repeated_prompts: int = Field(default=0, ge=0)
     groups: list[str] = []
     split_by_label: bool = False
+    harmful: bool = False  # its prompts are harmful (as the paper's group harm): read for harmful compliance, attacked
     package: PackageFile | None = None
     # how an eval suite's file is read: the paper's JSON, XSTest's CSV, one prompt per line, or records (JSONL,
     # JSON list or CSV) whose prompt is in prompt_field and category in type_field
@@ -89,8 +90,8 @@ class DataSetFile(BaseModel):
             raise ValueError("give either github: {repo, revision, path} or url: (with source:)")
         if self.url is not None and not self.source:
             raise ValueError("a url: needs a source: (who publishes it)")
-        if (self.groups or self.split_by_label or self.pair) and not self.suite:
-            raise ValueError("groups:, split_by_label: and pair: are for eval suites (give suite:)")
+        if (self.groups or self.split_by_label or self.pair or self.harmful) and not self.suite:
+            raise ValueError("groups:, split_by_label:, harmful: and pair: are for eval suites (give suite:)")
         return self
 
     def spec(self) -> DatasetSpec:
@@ -134,7 +135,8 @@ PAPER_SUITES: tuple[str, ...] = SUITE_GROUPS.get("paper", ())
 SPLIT_SUITES: tuple[str, ...] = tuple(d.suite for d in _SETS if d.split_by_label)  # read in halves by label
 # report groups whose prompts are harmful (XSTest splits into xstest-safe / xstest-unsafe): the
 # suites where complying is the harm (harmful compliance) and harm judges' rates are read
-HARMFUL_SUITES: tuple[str, ...] = SUITE_GROUPS.get("harm", ()) + tuple(f"{s}-unsafe" for s in SPLIT_SUITES)
+HARMFUL_SUITES: tuple[str, ...] = (tuple(d.suite for d in _SETS if d.suite and ("harm" in d.groups or d.harmful))
+                                   + tuple(f"{s}-unsafe" for s in SPLIT_SUITES))
 ALL_HARMFUL = "all-harmful"  # the report group of every answer to a harmful suite
 
 
@@ -146,13 +148,14 @@ def _pairs() -> dict[str, tuple[str, str]]:
     for d in _SETS:
         if d.pair:
             side = halves.setdefault(d.pair, {})
-            if ("harm" in d.groups) in side:
+            bad = "harm" in d.groups or d.harmful
+            if bad in side:
                 raise SafemixError(f"{SETS / (d.name + '.yaml')}: pair '{d.pair}' already has its "
-                                   f"{'harmful' if 'harm' in d.groups else 'benign'} half")
-            side["harm" in d.groups] = d.suite
+                                   f"{'harmful' if bad else 'benign'} half")
+            side[bad] = d.suite
     for name, side in halves.items():
         if len(side) != 2:
-            raise SafemixError(f"{SETS}: pair '{name}' needs a harmful (group harm) and a benign suite")
+            raise SafemixError(f"{SETS}: pair '{name}' needs a harmful (harmful: true) and a benign suite")
         out[name] = (side[True], side[False])
     return out
 
