@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.registry import SEPARATOR, attacked_suite, split_suite  # noqa: F401  (re-exported)
+from ..data.registry import SEPARATOR
 from ..errors import SafemixError
 
 SLOT = "{prompt}"
