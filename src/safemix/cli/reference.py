@@ -121,9 +121,12 @@ def registries() -> str:
     from ..generate.attacks import BUILTIN
     from ..generate.presets import PRESETS
     from ..judge.base import registry
+    from ..models.builtin import BUILTINS
     from ..track import discover
 
-    out = ["## Data sets", "", "| name | kind | suite | licence | source | pinned |", "|---|---|---|---|---|---|"]
+    out = ["## Built-in models", "", "| model | what | original | install |", "|---|---|---|---|"]
+    out += [f"| `{n}` | {_cell(b.about)} | `{b.hub_id}` | `{b.install}` |" for n, b in BUILTINS.items()]
+    out += ["", "## Data sets", "", "| name | kind | suite | licence | source | pinned |", "|---|---|---|---|---|---|"]
     out += [f"| `{s.name}` | {s.kind} | {s.suite or ''} | {_cell(s.licence)} | {_cell(s.source)} | "
             f"{'sha256 ' + s.sha256[:12] + '…' if s.sha256 else 'no'} |" for s in REGISTRY.values()]
     out += ["", "## Suite groups", "", "| group | suites |", "|---|---|"]

