@@ -76,6 +76,9 @@ class RunConfig(_Strict):
             raise ValueError(f"train.model '{self.train.model}' differs from model '{self.model}' (set model only)")
         if self.train.model != self.model:
             self.train = self.train.model_copy(update={"model": self.model})
+        if self.train.objective != "sft":
+            raise ValueError("train.objective: the sweep trains its mixtures with sft; a dpo training runs "
+                             "through 'safemix train --objective dpo' (not yet a sweep of its own)")
         return self
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from ..config import load_train_config
 from ..train import train
 from .options import DataDir, add_flags, tracking_flag_list, tracking_flags
 
-ARG_FIELDS = ("model", "method", "prompt_format", "epochs", "max_steps", "learning_rate", "batch_size",
+ARG_FIELDS = ("model", "method", "objective", "dpo_beta", "reference", "prompt_format", "epochs", "max_steps", "learning_rate", "batch_size",
               "micro_batch_size", "cutoff_len", "seed", "val_size", "lora_r", "train_on_inputs", "save_every",
               "gradient_checkpointing", "bf16")
 
@@ -21,12 +21,18 @@ ARG_FIELDS = ("model", "method", "prompt_format", "epochs", "max_steps", "learni
 @add_flags(tracking_flag_list())
 def train_cmd(
     data: str = typer.Option(..., help="Training data: a mixture from 'safemix data mix', any Alpaca JSON/JSONL "
-                                       "file, or a registry name."),
+                                       "file, or a registry name; for --objective dpo, preference pairs (JSON/JSONL "
+                                       "with prompt, chosen, rejected; or HH-RLHF dialogues, e.g. hh-harmless)."),
     out: Path = typer.Option(..., help="Output folder (adapter or weights, tokenizer, config, train_log.jsonl, "
                                        "manifest.json); built in OUT.partial and renamed when finished."),
     model: Optional[str] = typer.Option(None, help="Model: built-in name (smollm2-135m), local folder, or Hub id."),
     config: Optional[Path] = typer.Option(None, help="YAML with training options (or a run config's 'train' section)."),
     method: Optional[str] = typer.Option(None, help="lora (default), full, or qlora (CUDA + bitsandbytes)."),
+    objective: Optional[str] = typer.Option(None, help="sft (default: next-token loss on demonstrations) or dpo "
+                                                       "(preference pairs; LoRA)."),
+    dpo_beta: Optional[float] = typer.Option(None, help="DPO's beta (default 0.1)."),
+    reference: Optional[str] = typer.Option(None, help="dpo: a finished LoRA training (e.g. the k=0 SFT model) to start "
+                                                       "from and to use as the reference (default: the base model)."),
     prompt_format: Optional[str] = typer.Option(None, help="alpaca (the paper's template) or chat (model's template)."),
     epochs: Optional[float] = typer.Option(None, help="Epochs (fractions allowed)."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (overrides epochs)."),

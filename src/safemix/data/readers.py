@@ -159,12 +159,20 @@ ASSISTANT = "\n\nAssistant:"
 
 
 def read_preferences(path: str | Path) -> list[PreferencePair]:
-    """HH-RLHF ``chosen``/``rejected`` dialogues (JSONL, optionally gzipped), split into the shared
-    context and the two final assistant answers."""
+    """Preference pairs, JSON list or JSONL (optionally gzipped): records with ``prompt`` (or
+    ``instruction``, optional ``input``), ``chosen`` and ``rejected``; or HH-RLHF ``chosen``/``rejected``
+    dialogues, split into the shared context and the two final assistant answers."""
     path = Path(path)
     out = []
-    for i, rec in iter_jsonl(path):
+    for i, rec in _records(path):
         chosen, rejected = field(rec, "chosen", path, i), field(rec, "rejected", path, i)
+        if "prompt" in rec or "instruction" in rec:
+            if chosen.strip() == rejected.strip():
+                raise DataError(path, "'chosen' and 'rejected' are the same answer", i)
+            out.append(PreferencePair(prompt=field(rec, "prompt" if "prompt" in rec else "instruction", path, i),
+                                      chosen=chosen, rejected=rejected, id=f"{path.stem}:{i}",
+                                      input=field(rec, "input", path, i, required=False, allow_empty=True)))
+            continue
         # the context is the shared prefix up to its last assistant turn (a few real HH records
         # differ inside the final answer in ways that also move later turn markers)
         cut = os.path.commonprefix([chosen, rejected]).rfind(ASSISTANT)

@@ -41,13 +41,28 @@ class EvalPrompt:
 
 @dataclass(frozen=True, slots=True)
 class PreferencePair:
-    """A preference pair sharing one dialogue context (HH-RLHF): ``prompt`` is the context up to the
-    last assistant turn, ``chosen``/``rejected`` the two final assistant answers."""
+    """Two answers to one prompt, ``chosen`` preferred over ``rejected``. ``prompt`` is an instruction
+    (with its ``input``), or for HH-RLHF the dialogue context up to the last assistant turn."""
 
     prompt: str
     chosen: str
     rejected: str
     id: str
+    input: str = ""
+
+    @property
+    def instruction(self) -> str:
+        """The prompt as one instruction: an HH context of a single human turn is that turn's text; a
+        longer dialogue stays a transcript."""
+        text = self.prompt.strip()
+        if text.startswith("Human:") and text.count("Human:") == 1 and "Assistant:" not in text:
+            return text[len("Human:"):].strip()
+        return text
+
+    @property
+    def text(self) -> str:
+        """The user-side text, as compared by the leakage check."""
+        return f"{self.instruction}\n{self.input}" if self.input else self.instruction
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,8 +55,12 @@ def load_backend(model: str | None, adapter, prompt_format: str | None, allow_fo
     if mismatch and not allow_format_mismatch:
         raise SafemixError(f"adapter {adapter} was trained with prompt format '{trained_fmt}', not '{fmt_name}' "
                            f"(pass --allow-format-mismatch to generate anyway)")
-    info = {**model_info(spec, ref, adapter, weights, manifest.get("kind")), "prompt_format": fmt_name, "format_mismatch": mismatch}
+    info = {**model_info(spec, ref, adapter, weights, manifest.get("kind"), manifest), "prompt_format": fmt_name,
+            "format_mismatch": mismatch}
     if backend == "vllm":
+        if manifest.get("reference"):
+            raise SafemixError(f"adapter {adapter} is a DPO adapter over another adapter, which vLLM cannot stack; "
+                               f"use the transformers backend (hf)")
         if bf16 != "auto":
             raise SafemixError(f"bf16={bf16}: the precision setting is the transformers backend's (vLLM chooses its own)")
         from .vllm import VLLMBackend

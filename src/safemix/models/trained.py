@@ -4,6 +4,7 @@ evaluation alike."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -43,25 +44,46 @@ def resolve_trained(model: str | None, adapter) -> tuple[str, object, dict, Path
     return spec, ref, manifest, weights, trained_fmt
 
 
-def model_info(spec: str, ref, adapter, weights: Path | None, kind: str | None = None) -> dict:
-    """What a result records about the model it came from."""
+def reference_weights(manifest: dict) -> Path | None:
+    """The adapter a DPO training started from (merged in before its own), checked to be the one it was
+    trained on; None for other trainings."""
+    reference = manifest.get("reference")
+    if not reference:
+        return None
+    _, weights, _ = read_adapter(reference["path"])
+    if adapter_fingerprint(weights) != reference["adapter_fingerprint"]:
+        raise SafemixError(f"{reference['path']}: this adapter changed since a DPO training started from it; "
+                           f"retrain that DPO step")
+    return weights
+
+
+def model_info(spec: str, ref, adapter, weights: Path | None, kind: str | None = None,
+               manifest: dict | None = None) -> dict:
+    """What a result records about the model it came from (a DPO adapter's fingerprint covers the
+    adapter it started from)."""
+    fp = None if not weights else fingerprint(weights) if kind == "full" else adapter_fingerprint(weights)
+    if fp and (manifest or {}).get("reference"):
+        fp = hashlib.sha256(f"{manifest['reference']['adapter_fingerprint']}+{fp}".encode()).hexdigest()
     return {"model": spec, "model_fingerprint": ref.fingerprint, "adapter": str(adapter) if adapter else None,
-            "adapter_fingerprint": None if not weights else fingerprint(weights) if kind == "full"
-            else adapter_fingerprint(weights)}
+            "adapter_fingerprint": fp}
 
 
 def load_merged(ref, manifest: dict, weights: Path | None, trust_remote_code: bool = False, dtype=None):
-    """The causal LM of a base model, a full fine-tune, or a base model with its LoRA merged in."""
+    """The causal LM of a base model, a full fine-tune, or a base model with its LoRA merged in (for a
+    DPO training: the adapter it started from, then its own)."""
     if manifest.get("kind") == "full":
         return load_causal_lm(type(ref)(ref.spec, str(weights), fingerprint(weights)), dtype=dtype,
                               trust_remote_code=trust_remote_code)
     lm = load_causal_lm(ref, dtype=dtype, trust_remote_code=trust_remote_code)
+    start = reference_weights(manifest)
+    if start is not None:
+        lm = apply_adapter(lm, start)
     return apply_adapter(lm, weights) if weights is not None else lm
 
 
 def load_model(model: str | None = None, adapter=None, trust_remote_code: bool = False, dtype=None):
     """(model, tokenizer, info) for a base model and/or a ``safemix train`` output folder."""
     spec, ref, manifest, weights, _ = resolve_trained(model, adapter)
-    info = model_info(spec, ref, adapter, weights, manifest.get("kind"))
+    info = model_info(spec, ref, adapter, weights, manifest.get("kind"), manifest)
     lm = load_merged(ref, manifest, weights, trust_remote_code, dtype)
     return lm, load_tokenizer(ref, trust_remote_code), info

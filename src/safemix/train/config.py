@@ -15,6 +15,13 @@ class TrainConfig(BaseModel):
     model: str = "smollm2-135m"  # built-in name, local folder or Hub id (a run config sets it from the top-level model)
     method: Literal["lora", "full", "qlora"] = "lora"  # lora, full fine-tuning, or qlora (CUDA + bitsandbytes)
     prompt_format: Literal["alpaca", "chat"] = "alpaca"  # alpaca (the paper's template) or chat (the model's own template)
+    # the objective: sft (next-token loss on demonstrations) or dpo (Rafailov et al. 2023, on preference pairs:
+    # the data is chosen/rejected pairs; LoRA only; the frozen reference is the model with the adapter off)
+    objective: Literal["sft", "dpo"] = "sft"
+    dpo_beta: float = Field(0.1, gt=0)  # DPO's beta: how far the policy may move from the reference
+    # dpo: a finished LoRA training output (e.g. the k=0 SFT model) merged into the base first: the policy
+    # starts from it and it is the reference. None: the base model itself
+    reference: str | None = None
     # LoRA (paper: r=8, alpha=16, dropout 0.05 on q_proj/v_proj)
     # upper bounds refuse, before any work, values that would ask for terabytes (r above the widest layer
     # of any model safemix trains makes no sense; cutoff_len beyond any context length)
@@ -56,14 +63,23 @@ class TrainConfig(BaseModel):
         if self.batch_size % self.micro_batch_size:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
                              f"({self.micro_batch_size})")
+        if self.objective == "dpo" and self.method != "lora":
+            raise ValueError(f"objective dpo trains a LoRA adapter (its reference is the model with the adapter "
+                             f"off): method must be lora, not {self.method}")
+        if self.reference is not None and self.objective != "dpo":
+            raise ValueError("reference is the starting point of a dpo training: set objective: dpo")
         return self
 
     # fields that never change the trained weights: left out of the step key and the resume check
     NOT_IN_KEY: ClassVar[frozenset[str]] = frozenset({"progress", "save_every", "gradient_checkpointing"})
 
+    DPO_FIELDS: ClassVar[tuple[str, ...]] = ("objective", "dpo_beta", "reference")
+
     def result_fields(self) -> dict:
-        """The fields that decide the trained weights (the training step's key)."""
-        return self.model_dump(exclude=set(self.NOT_IN_KEY))
+        """The fields that decide the trained weights (the training step's key); an SFT training's has no
+        DPO fields, so its key is what it was before DPO existed."""
+        exclude = set(self.NOT_IN_KEY) | (set(self.DPO_FIELDS) if self.objective == "sft" else set())
+        return self.model_dump(exclude=exclude)
 
     @property
     def accumulation(self) -> int:

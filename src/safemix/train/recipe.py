@@ -69,7 +69,7 @@ class SFTRecipe:
 
         AcceleratorState._reset_state()
         self.acc = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=not cuda)
-        self.loaded = load_instructions(self.data_spec, self.data_dir)
+        self.loaded = self._load_data()
         self.ref = resolve_model(cfg.model)
         self.tok = load_tokenizer(self.ref, cfg.trust_remote_code)
         self.fmt = get_format(cfg.prompt_format, self.tok)
@@ -96,6 +96,9 @@ class SFTRecipe:
                 print(f"resuming {self.out} from its checkpoint at step {self.state['step']}/{self.total_steps}",
                       file=sys.stderr, flush=True)
         self._truncate_log(self.state["step"])
+
+    def _load_data(self):
+        return load_instructions(self.data_spec, self.data_dir)
 
     def _prepare_work_dir(self) -> None:
         # what decides the result (the progress display and checkpoint spacing do not)
@@ -133,8 +136,7 @@ class SFTRecipe:
         # LoRA under bf16 autocast: the frozen base is held in bf16, the precision autocast multiplies it in
         # anyway, which halves its memory (a 7B base: ~13.5 GB instead of ~27); the adapter stays fp32 (PEFT)
         base_dtype = torch.bfloat16 if cfg.method == "lora" and self.acc.mixed_precision == "bf16" else None
-        model = load_causal_lm(self.ref, dtype=base_dtype, trust_remote_code=cfg.trust_remote_code,
-                               quantization_config=quant, device_map={"": self.acc.device} if quant else None)
+        model = self._load_base(base_dtype, quant)
         model.config.use_cache = False
         if cfg.gradient_checkpointing:  # same weights, about half the activation memory (config.py)
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -152,12 +154,33 @@ class SFTRecipe:
                           target_modules=cfg.lora_target_modules, bias="none", task_type="CAUSAL_LM")
         return get_peft_model(model, lora)
 
+    def _load_base(self, dtype, quant):
+        cfg = self.cfg
+        return load_causal_lm(self.ref, dtype=dtype, trust_remote_code=cfg.trust_remote_code,
+                              quantization_config=quant, device_map={"": self.acc.device} if quant else None)
+
     # ------------------------------------------------------------------ train
+    def loss_units(self, examples: list) -> int:
+        """What a step's loss is averaged over: its labelled tokens."""
+        return label_tokens(examples)
+
+    def batch_loss(self, examples: list) -> torch.Tensor:
+        """The summed loss of one micro-batch of examples."""
+        batch = {k: v.to(self.acc.device) for k, v in collate(examples, self.tok.pad_token_id).items()}
+        return self.loss_sum(batch)
+
+    def _labels_only(self) -> bool:
+        """Logits only at labelled positions: one process, and a head that is a plain projection (a
+        model with logit soft-capping (Gemma 2) runs its own head)."""
+        config = self.acc.unwrap_model(self.model).config
+        return (self.cfg.logits_on_labels_only and self.acc.num_processes == 1
+                and not getattr(config, "final_logit_softcapping", None))
+
     def loss_sum(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Summed next-token loss over labelled positions. With ``logits_on_labels_only`` the vocabulary
         projection runs only where a label is (not on prompt or padding tokens)."""
         model, tgt = self.model, batch["labels"][:, 1:]
-        if self.cfg.logits_on_labels_only and self.acc.num_processes == 1:
+        if self._labels_only():
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
             hidden = base.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                         use_cache=False).last_hidden_state
@@ -181,21 +204,19 @@ class SFTRecipe:
 
     def _train(self) -> None:
         cfg, acc = self.cfg, self.acc
-        pad = self.tok.pad_token_id
         progress = Progress(self.total_steps, enabled=cfg.progress and acc.is_main_process, start=self.state["step"])
         while self.state["step"] < self.total_steps:
             step, t0 = self.state["step"], time.perf_counter()
             self.model.train()
             micro = self._step_batches(step)
-            n_labels = max(1, sum(label_tokens([self.train_ex[i] for i in mb]) for mb in micro))
+            n_units = max(1, sum(self.loss_units([self.train_ex[i] for i in mb]) for mb in micro))
             mine = micro[acc.process_index::acc.num_processes]
             total, tokens = 0.0, 0
             for k, mb in enumerate(mine):
                 ex = [self.train_ex[i] for i in mb]
-                batch = {key: v.to(acc.device) for key, v in collate(ex, pad).items()}
                 sync = k == len(mine) - 1
                 with acc.autocast(), (acc.no_sync(self.model) if not sync and acc.num_processes > 1 else _null()):
-                    loss = self.loss_sum(batch) / n_labels * acc.num_processes
+                    loss = self.batch_loss(ex) / n_units * acc.num_processes
                     acc.backward(loss)
                 total += loss.item() / acc.num_processes
                 tokens += sum(len(e) for e in ex)
@@ -223,10 +244,9 @@ class SFTRecipe:
         total, n = 0.0, 0
         for start in range(0, len(self.val_ex), self.cfg.micro_batch_size):
             ex = self.val_ex[start:start + self.cfg.micro_batch_size]
-            batch = {k: v.to(self.acc.device) for k, v in collate(ex, self.tok.pad_token_id).items()}
             with self.acc.autocast():
-                total += self.loss_sum(batch).item()
-            n += label_tokens(ex)
+                total += self.batch_loss(ex).item()
+            n += self.loss_units(ex)
         val = total / max(1, n)
         self._log({"step": step, "val_loss": round(val, 6)})
         if self.state["best_val"] is None or val < self.state["best_val"]:
@@ -291,6 +311,7 @@ class SFTRecipe:
             best_step=self.state["best_step"],
             train_tokens_per_s=round(self.state["tokens"] / max(self.state["elapsed"], 1e-9), 1),
             versions=_versions(),
+            **self.manifest_extra(),
         )
         atomic_write_json(self.work / MANIFEST, manifest.dump())
         for name in ("checkpoint", "checkpoint.old", "best.safetensors"):
@@ -300,6 +321,10 @@ class SFTRecipe:
             shutil.rmtree(self.out)
         os.replace(self.work, self.out)
         return self.out
+
+    def manifest_extra(self) -> dict:
+        """Fields a recipe adds to the manifest."""
+        return {}
 
 
 class _null:
@@ -325,14 +350,17 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, *, 
     out = Path(out)
     if is_finished(out) and not overwrite:
         return out
-    recipe = SFTRecipe(cfg, data, out, data_dir, resume)
+    recipe_class = SFTRecipe
+    if cfg.objective == "dpo":
+        from .dpo import DPORecipe as recipe_class
+    recipe = recipe_class(cfg, data, out, data_dir, resume)
     try:
         recipe.setup()
     except CorruptCheckpoint as exc:
         # a half-restored model cannot be trusted: drop the checkpoint and start this training afresh
         print(f"warning: cannot resume from the checkpoint ({exc}); restarting this training from step 0",
               file=sys.stderr)
-        recipe = SFTRecipe(cfg, data, out, data_dir, resume=False)
+        recipe = recipe_class(cfg, data, out, data_dir, resume=False)
         recipe.setup()
     if tracking is not None and recipe.acc.is_main_process:
         tracking.start(recipe.work)
