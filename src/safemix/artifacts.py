@@ -175,6 +175,7 @@ class StepEntry(Record):
     path: str
     parent: str | None = None  # the parent step's folder
     marker: str  # the file that marks it finished, inside ``path``
+    arm: str = "sft"  # the method whose point it belongs to: sft, or sft+dpo (steps both share are sft's)
 
 
 class RunSteps(Record):
@@ -188,13 +189,15 @@ class RunSteps(Record):
     def done(self, run_dir: Path, step: StepEntry) -> bool:
         return (Path(run_dir) / step.path / step.marker).is_file()
 
-    def judged_points(self, run_dir: Path) -> list[Point]:
-        """The finished judge steps as report points, with their capability and quality folders where finished."""
+    def judged_points(self, run_dir: Path, arm: str = "sft") -> list[Point]:
+        """The finished judge steps of one method (``arm``) as report points, with their capability and quality
+        folders where finished."""
         run_dir = Path(run_dir)
-        finished = {(s.stage, s.k, s.seed): run_dir / s.path for s in self.steps if self.done(run_dir, s)}
+        own = [s for s in self.steps if s.arm == arm]
+        finished = {(s.stage, s.k, s.seed): run_dir / s.path for s in own if self.done(run_dir, s)}
         return [Point(s.k, s.seed, run_dir / s.parent, run_dir / s.path, capability=finished.get(("capability", s.k, s.seed)),
                       quality=finished.get(("quality", s.k, s.seed)))
-                for s in self.steps if s.stage == "judge" and s.parent and (s.stage, s.k, s.seed) in finished]
+                for s in own if s.stage == "judge" and s.parent and (s.stage, s.k, s.seed) in finished]
 
 
 def read_steps(run_dir: str | Path) -> RunSteps:

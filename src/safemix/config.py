@@ -15,7 +15,7 @@ from .errors import SafemixError
 from .generate.config import GenerateSection
 from .judge.config import BudgetSection, JudgeOptions, QualitySection
 from .plugins import Section as _Strict
-from .train.config import TrainConfig
+from .train.config import DPOSection, TrainConfig
 
 __all__ = ["BudgetSection", "CapabilitySection", "DataSection", "GenerateSection", "JudgeOptions", "QualitySection",
            "RunConfig", "TrainConfig", "load_run_config"]
@@ -52,6 +52,7 @@ class RunConfig(_Strict):
     seeds: list[StrictInt] = Field([1], min_length=1)  # one sweep point per (k, seed)
     data: DataSection
     train: TrainConfig = TrainConfig()
+    dpo: DPOSection | None = None  # a second method beside SFT: SFT on the general data, then DPO on k safety pairs
     generate: GenerateSection = GenerateSection()
     judges: list[str] = ["xstest-strmatch", "refusal-clf"]  # the judges every answer gets (registry names)
     judge_options: JudgeOptions = JudgeOptions()
@@ -76,9 +77,9 @@ class RunConfig(_Strict):
             raise ValueError(f"train.model '{self.train.model}' differs from model '{self.model}' (set model only)")
         if self.train.model != self.model:
             self.train = self.train.model_copy(update={"model": self.model})
-        if self.train.objective != "sft":
-            raise ValueError("train.objective: the sweep trains its mixtures with sft; a dpo training runs "
-                             "through 'safemix train --objective dpo' (not yet a sweep of its own)")
+        if set(self.train.model_fields_set) & set(TrainConfig.DPO_FIELDS):
+            raise ValueError("train.objective/dpo_beta/reference: the sweep trains its mixtures with sft; add a dpo: "
+                             "section for SFT+DPO beside it (its beta is dpo.beta)")
         return self
 
     @model_validator(mode="after")

@@ -19,11 +19,13 @@ from safemix.config import RunConfig
 from safemix.errors import SafemixError
 from safemix.run import plan
 from safemix.run.stages import NOT_IN_STEPS, STAGES, ConfigView, UndeclaredRead
+from safemix.train.config import TrainConfig
 
 BASE = {
     "name": "keys", "model": "smollm2-135m", "seeds": [1],
     "data": {"general": "gpteacher-roleplay", "n_general": 8, "safety": "safety-tuned-llamas", "k": [0, 8]},
     "train": {"batch_size": 4, "micro_batch_size": 4},
+    "dpo": {},  # the second method: its stages are planned too
     "generate": {"suites": ["q-harm", "I-Alpaca"], "limit_per_suite": 4},
     "judges": ["xstest-strmatch", "refusal-clf", "llm-refusal", "llama-guard-3-1b"],
     "judge_options": {"base_url": "http://127.0.0.1:9/v1", "judge_model": "m", "timeout": 5, "max_retries": 1,
@@ -49,7 +51,8 @@ class With:
 ALT = {
     "name": "keys2", "model": "HuggingFaceTB/SmolLM2-360M-Instruct", "train.model": DERIVED,
     "data.general": "gpteacher-codegen", "data.safety": "my-safety.jsonl", "data.strategy": "maxmin",
-    "data.data_dir": "/elsewhere", "train.lora_target_modules": ["q_proj"],
+    "data.data_dir": "/elsewhere", "train.lora_target_modules": ["q_proj"], "dpo.pairs": "hh-harmless",
+    "train.reference": "runs/x/train/k0",
     "generate.suites": ["q-harm", "I-Alpaca", "xstest"], "generate.limit_per_suite": 5, "generate.preset": "greedy",
     "judges": ["xstest-strmatch", "refusal-clf", "llm-refusal", "llama-guard-3-1b", "refusal-clf-without-gpt4"],
     "judge_options.base_url": "http://127.0.0.1:10/v1", "judge_options.judge_model": "m2",
@@ -126,16 +129,20 @@ def _stage_of(path: str) -> tuple[set[str], set[str]]:
 
 
 def _below(stages: set[str]) -> set[str]:
+    """The stages downstream: children, and in the DPO arm the children of the training that the DPO
+    training stands for (the stages after it)."""
+    order = list(STAGES)
     out = set(stages)
     while True:
-        more = {n for n, s in STAGES.items() if s.parent in out} - out
+        more = {n for n, s in STAGES.items() if s.parent in out or any(
+            STAGES[o].stands_for and STAGES[o].stands_for == s.parent and order.index(n) > order.index(o) for o in out)} - out
         if not more:
             return out
         out |= more
 
 
 def _keys(doc, tmp_path) -> dict[tuple, str]:
-    return {(s.stage, s.k, s.seed): s.key for s in plan(RunConfig(**doc), tmp_path)}
+    return {(s.stage, s.k, s.seed, s.arm): s.key for s in plan(RunConfig(**doc), tmp_path)}
 
 
 FIELDS = sorted(dict(leaves(RunConfig)).items())
@@ -153,6 +160,12 @@ def test_changing_a_field_changes_exactly_the_keys_of_the_steps_that_read_it(pat
     new = alternative(path, annotation, _get(RunConfig(**base).model_dump(), path))
     if new is DERIVED:
         return
+    if path in {f"train.{f}" for f in TrainConfig.DPO_FIELDS}:  # the DPO stage's to set: a run config may not
+        doc = yaml.safe_load(yaml.safe_dump(base))
+        _set(doc, path, new)
+        with pytest.raises(ValueError, match="add a dpo: section|set objective: dpo"):
+            RunConfig(**doc)
+        return
     changed_doc = yaml.safe_load(yaml.safe_dump(base))
     for p, v in ({path: new} if not isinstance(new, With) else {path: new.value, **new.others}).items():
         _set(changed_doc, p, v)
@@ -168,7 +181,7 @@ def test_changing_the_model_rekeys_training_without_a_train_section(tmp_path):
     doc = {k: v for k, v in BASE.items() if k != "train"}
     other = {**doc, "model": "HuggingFaceTB/SmolLM2-360M-Instruct"}
     a, b = _keys(doc, tmp_path), _keys(other, tmp_path)
-    assert {p[0] for p in a if a[p] != b[p]} == {"train", "generate", "judge", "capability", "quality"}
+    assert {p[0] for p in a if a[p] != b[p]} == {"train", "pairs", "dpo", "generate", "judge", "capability", "quality"}
     assert RunConfig(**other).train.model == other["model"]
     with pytest.raises(ValueError, match="train.model 'x/y' differs from model"):
         RunConfig(**{**doc, "train": {"model": "x/y"}})

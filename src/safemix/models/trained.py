@@ -44,13 +44,15 @@ def resolve_trained(model: str | None, adapter) -> tuple[str, object, dict, Path
     return spec, ref, manifest, weights, trained_fmt
 
 
-def reference_weights(manifest: dict) -> Path | None:
-    """The adapter a DPO training started from (merged in before its own), checked to be the one it was
-    trained on; None for other trainings."""
+def reference_weights(manifest: dict, folder: Path | None = None) -> Path | None:
+    """The adapter a DPO training (output ``folder``) started from, merged in before its own: found beside it
+    (its path relative to the output) or where it was, and checked to be the one it was trained on; None for
+    other trainings."""
     reference = manifest.get("reference")
     if not reference:
         return None
-    _, weights, _ = read_adapter(reference["path"])
+    near = Path(folder) / reference["relative"] if folder is not None and reference.get("relative") else None
+    _, weights, _ = read_adapter(near if near is not None and (near / TRAIN_MANIFEST).is_file() else reference["path"])
     if adapter_fingerprint(weights) != reference["adapter_fingerprint"]:
         raise SafemixError(f"{reference['path']}: this adapter changed since a DPO training started from it; "
                            f"retrain that DPO step")
@@ -75,7 +77,7 @@ def load_merged(ref, manifest: dict, weights: Path | None, trust_remote_code: bo
         return load_causal_lm(type(ref)(ref.spec, str(weights), fingerprint(weights)), dtype=dtype,
                               trust_remote_code=trust_remote_code)
     lm = load_causal_lm(ref, dtype=dtype, trust_remote_code=trust_remote_code)
-    start = reference_weights(manifest)
+    start = reference_weights(manifest, weights.parent if weights is not None else None)
     if start is not None:
         lm = apply_adapter(lm, start)
     return apply_adapter(lm, weights) if weights is not None else lm

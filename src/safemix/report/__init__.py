@@ -29,6 +29,7 @@ class ReportOptions:
     budget: tuple[str, str] | None = None  # (expensive judge, cheap judge): prediction-powered rows
     stage_times: Table | None = None  # where the time goes (run/runner.stage_times_table)
     run_dir: Path | None = None  # the run folder: its labels/ (safemix label) add the person-checked figures
+    methods: dict[str, list[Point]] | None = None  # other methods' points (sft+dpo), set beside this SFT sweep
 
 
 def paper_table(rows: list[dict], judge: str, setup: str) -> Table:
@@ -143,10 +144,32 @@ def build_report(points: list[Point], out: Path, title: str = "safemix report", 
         tables.append(opts.stage_times)
     examples = select_examples(answers, ref)
     paths = {"results": out / "results.csv", "markdown": out / "report.md", "html": out / "report.html"}
+    if opts.methods and ref:
+        compared = _methods(rows, opts.methods, ref, baseline_k, out)
+        if compared:
+            tables.insert(0, compared[0])
+            figs["methods"] = compared[1]
+            paths["methods"] = out / "methods.csv"
+            atomic_write_text(paths["methods"], compared[2])
     atomic_write_text(paths["results"], to_csv(rows))
     atomic_write_text(paths["markdown"], markdown(title, rows, figs, summary, baseline_k, tables))
     atomic_write_text(paths["html"], page(title, rows, figs, summary, examples, baseline_k, tables))
     return {**paths, **{f"figure:{k}": v for k, v in figs.items()}}
+
+
+def _methods(rows: list[dict], methods: dict[str, list[Point]], judge: str, baseline_k: int, out: Path):
+    """(table, figure, methods.csv text) setting this SFT sweep beside the other methods' points, or None."""
+    from .methods import curves, general_suite, methods_csv, methods_figure, methods_table
+
+    by_method = {"sft": rows}
+    for name, points in methods.items():
+        if points:
+            by_method[name] = collect(points, baseline_k)[0]
+    if len(by_method) < 2:
+        return None
+    data, general = curves(by_method, judge), general_suite(rows)
+    return (methods_table(data, judge, general), methods_figure(data, judge, general, out / "figures"),
+            methods_csv(by_method, judge))
 
 
 def _summary(rows: list[dict], baseline_k: int = 0) -> list[str]:

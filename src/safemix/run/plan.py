@@ -3,6 +3,9 @@
 mixture(k, seed) -> train(k, seed) -> generate(k, seed) -> judge(k, seed) -> report  (run/stages.py)
                                  |                   `-> quality(k, seed)      (optional)
                                  `-> capability(k, seed)                       (optional)
+With a ``dpo:`` section each k > 0 also has a second arm (method ``sft+dpo``), whose chain starts at the
+k=0 steps (the same steps: the two methods share their baseline):
+mixture(0, seed) -> train(0, seed) -> pairs(k, seed) -> dpo(k, seed) -> generate -> judge, capability, quality
 Each step's output lives in ``RUN_DIR/<stage>/<key>``; the key hashes everything the step depends on
 (its own config section and its parent's key), and a step is done when its marker file exists.
 """
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RunConfig
-from .stages import STAGES, Stage, judge_keys  # noqa: F401  (judge_keys: re-exported)
+from .stages import SFT, SFT_DPO, STAGES, Stage, judge_keys  # noqa: F401  (judge_keys: re-exported)
 
 
 def content_key(*parts) -> str:
@@ -31,6 +34,7 @@ class Step:
     key: str
     path: Path
     parent: "Step | None" = field(default=None, repr=False)
+    arm: str = SFT  # the method whose point this step belongs to (sft, or sft+dpo)
 
     @property
     def stage(self) -> str:
@@ -47,7 +51,13 @@ class Step:
 
     @property
     def point(self) -> str:
-        return f"k={self.k} seed={self.seed}"
+        return f"k={self.k} seed={self.seed}" + (f" {self.arm}" if self.arm != SFT else "")
+
+
+def arms(cfg: RunConfig, k: int) -> list[str]:
+    """The methods a point (k, seed) is trained with: SFT on the mixture, and with a ``dpo:`` section, for k > 0,
+    SFT on the general data then DPO on k pairs."""
+    return [SFT] + ([SFT_DPO] if cfg.dpo is not None and k > 0 else [])
 
 
 def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
@@ -59,19 +69,31 @@ def plan(cfg: RunConfig, run_dir: Path, only: dict | None = None) -> list[Step]:
 
             raise SafemixError(f"--only {axis}={only[axis]}: not a {axis} of this sweep ({', '.join(map(str, values))})")
     steps: list[Step] = []
+    by_path: dict[Path, Step] = {}
     for seed in cfg.seeds:
         for k in cfg.data.k:
             if only and (only.get("k", k) != k or only.get("seed", seed) != seed):
                 continue
-            made: dict[str, Step] = {}
-            for name, stage in STAGES.items():
-                if not stage.enabled(cfg):
-                    continue
-                parent = made[stage.parent] if stage.parent else None
-                key = content_key(name, *((parent.key,) if parent else ()), *stage.key_parts(cfg, k, seed))
-                made[name] = Step(stage, k, seed, key, run_dir / _FOLDERS.get(name, name) / key, parent)
-                steps.append(made[name])
+            for arm in arms(cfg, k):
+                made: dict[str, Step] = {}
+                for name, stage in STAGES.items():
+                    if not stage.enabled(cfg) or arm not in stage.arms:
+                        continue
+                    # the DPO arm starts from the k=0 model: its mixture and training are the SFT arm's k=0 steps
+                    at = 0 if arm != SFT and name in _SHARED else k
+                    parent = made[stage.parent] if stage.parent else None
+                    key = content_key(name, *((parent.key,) if parent else ()), *stage.key_parts(cfg, at, seed))
+                    path = run_dir / _FOLDERS.get(name, name) / key
+                    if path not in by_path:  # a step two points share is planned once
+                        by_path[path] = Step(stage, at, seed, key, path, parent, SFT if name in _SHARED else arm)
+                        steps.append(by_path[path])
+                    made[name] = by_path[path]
+                    if stage.stands_for:
+                        made[stage.stands_for] = made[name]
     return steps
+
+
+_SHARED = ("mixture", "train")  # the stages every arm's chain shares at k=0
 
 
 _FOLDERS = {"mixture": "mixtures"}  # where each stage's steps live under the run folder (default: its name)

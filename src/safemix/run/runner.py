@@ -25,7 +25,7 @@ from ..lock import StepLock, holder
 from ..report import ReportOptions, build_report
 from ..secrets import redact
 from .plan import Step, plan
-from .stages import STAGES, data_dir
+from .stages import SFT_DPO, STAGES, data_dir
 from .timings import StepTimes, peak_rss_mb
 
 console = Console(stderr=True)
@@ -33,8 +33,9 @@ console = Console(stderr=True)
 
 def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:
     """Run one step: its stage gets a context holding only the config fields it declares (run/stages.py)."""
+    grandparent = step.parent.parent.path if step.parent and step.parent.parent else None
     step.spec.run(step.spec.context(cfg, step.path, step.parent.path if step.parent else None, step.k, step.seed,
-                                    progress))
+                                    progress, grandparent))
 
 
 def write_steps(cfg: RunConfig, run_dir: Path, steps: list[Step] | None = None) -> RunSteps:
@@ -45,7 +46,7 @@ def write_steps(cfg: RunConfig, run_dir: Path, steps: list[Step] | None = None) 
     doc = RunSteps(name=cfg.name, model=cfg.model, steps=[
         StepEntry(stage=s.stage, k=s.k, seed=s.seed, key=s.key, path=s.path.relative_to(run_dir).as_posix(),
                   parent=s.parent.path.relative_to(run_dir).as_posix() if s.parent else None,
-                  marker=s.marker) for s in steps])
+                  marker=s.marker, arm=s.arm) for s in steps])
     atomic_write_json(run_dir / STEPS, doc.dump())
     return doc
 
@@ -59,12 +60,14 @@ def ensure_steps(run_dir: Path) -> None:
 def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
     steps = plan(cfg, run_dir)
     done = [s for s in steps if s.done]
-    points = write_steps(cfg, run_dir, steps).judged_points(run_dir)
+    listed = write_steps(cfg, run_dir, steps)
+    points = listed.judged_points(run_dir)
+    methods = {SFT_DPO: listed.judged_points(run_dir, SFT_DPO)} if cfg.dpo is not None else None
     baseline = cfg.quality.baseline_k if cfg.quality else 0
     setup = setup_line(cfg)
     budget = (cfg.budget.judge, cfg.budget.cheap) if cfg.budget else None
     options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup, budget,
-                            stage_times_table(done), run_dir=run_dir)
+                            stage_times_table(done), run_dir=run_dir, methods=methods)
     return build_report(points, inside(run_dir, run_dir / "report"), title=f"safemix report: {cfg.name} ({cfg.model})",
                         baseline_k=baseline, options=options)
 
@@ -124,7 +127,7 @@ def describe(steps: list[Step], cfg: RunConfig | None = None) -> str:
 
 def _partial(step: Step, asked) -> str:
     """How far an unfinished step got: training steps checkpointed, answers written / asked."""
-    if step.stage == "train":
+    if step.stage in ("train", "dpo"):
         state = step.path.with_name(step.path.name + ".partial") / "checkpoint" / "state.json"
         try:
             return f"  [step {json.loads(state.read_text())['step']} checkpointed]"
@@ -168,6 +171,12 @@ def preflight(cfg: RunConfig, config: str | Path) -> None:
         if max(cfg.data.k) > len(safety.records):
             raise SafemixError(f"data.k={max(cfg.data.k)} but {cfg.data.safety} has {len(safety.records)} examples")
         load_suites(cfg.generate.suites, dd)
+        if cfg.dpo is not None and cfg.dpo.pairs != "derived":
+            from ..data.load import load_preferences
+
+            pairs = load_preferences(cfg.dpo.pairs, dd)
+            if max(cfg.data.k) > len(pairs.records):
+                raise SafemixError(f"data.k={max(cfg.data.k)} but dpo.pairs {cfg.dpo.pairs} has {len(pairs.records)} pairs")
         if cfg.quality and cfg.quality.judge not in available():
             raise SafemixError(f"quality.judge: unknown judge '{cfg.quality.judge}' (known: {', '.join(available())})")
         if cfg.capability:

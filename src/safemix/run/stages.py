@@ -89,16 +89,24 @@ class StageContext:
     model: str | None = None
     prompt_format: str | None = None
     label: str | None = None
+    grandparent: Path | None = None  # the parent step's own parent's output (the DPO training's reference model)
 
     @property
     def point(self) -> str:
         return self.label or f"k={self.k} seed={self.seed}"
 
 
+SFT, SFT_DPO = "sft", "sft+dpo"  # the methods (arms) a sweep can compare: the paper's SFT on mixtures, and DPO
+
+
 class Stage:
     name: ClassVar[str]
     parent: ClassVar[str | None] = None
     marker: ClassVar[str] = DONE
+    # the arms whose points have this stage; a stage that ``stands_for`` another is its parent for the later
+    # stages of its arm (the DPO training stands for the training: generation reads the DPO model)
+    arms: ClassVar[tuple[str, ...]] = (SFT, SFT_DPO)
+    stands_for: ClassVar[str | None] = None
     # config fields (dotted paths; a section stands for every field in it) that decide the output:
     # every one of them is covered by ``key_parts``
     reads: ClassVar[tuple[str, ...]] = ()
@@ -117,8 +125,9 @@ class Stage:
         raise NotImplementedError
 
     def context(self, cfg: RunConfig, path: Path, parent: Path | None, k: int, seed: int,
-                progress: bool = False) -> StageContext:
-        return StageContext(self.view(cfg), Path(path), Path(parent) if parent else None, k, seed, data_dir(cfg), progress)
+                progress: bool = False, grandparent: Path | None = None) -> StageContext:
+        return StageContext(self.view(cfg), Path(path), Path(parent) if parent else None, k, seed, data_dir(cfg), progress,
+                            grandparent=Path(grandparent) if grandparent else None)
 
     def run(self, ctx: StageContext) -> None:
         raise NotImplementedError
@@ -152,7 +161,8 @@ class MixtureStage(Stage):
 class TrainStage(Stage):
     name, parent, marker = "train", "mixture", TRAIN_MANIFEST
     reads = ("model", "train")
-    unkeyed = tuple(f"train.{f}" for f in sorted(TrainConfig.NOT_IN_KEY))  # never change the weights
+    # never change the weights; the DPO fields are the DPO stage's to set (a run config may not: config.py)
+    unkeyed = tuple(f"train.{f}" for f in sorted(TrainConfig.NOT_IN_KEY | set(TrainConfig.DPO_FIELDS)))
 
     def key_parts(self, cfg, k, seed):
         # cfg.train.model is cfg.model (RunConfig sees to it); a local model folder adds its content hash
@@ -167,6 +177,79 @@ class TrainStage(Stage):
         tcfg = cfg.train.model_copy(update={"model": cfg.model, "seed": ctx.seed,
                                             "progress": cfg.train.progress and ctx.progress})
         train(tcfg, mixture_file(ctx.parent, ctx.k), ctx.path, resume=True)
+
+
+class PairsStage(Stage):
+    """The k safety preference pairs of a DPO point (train/pairs.py); its parent is the k=0 SFT model."""
+    name, parent, marker, arms = "pairs", "train", "pairs.json", (SFT_DPO,)
+    reads = ("dpo.pairs", "dpo.max_new_tokens", "data.safety", "data.strategy")
+    # where the sets are; leakage: a warning written beside the pairs, never changing them
+    unkeyed = ("data.data_dir", "data.allow_unpinned", "data.leakage", "generate.suites")
+
+    def enabled(self, cfg):
+        return cfg.dpo is not None
+
+    def key_parts(self, cfg, k, seed):
+        files = local_file_digests([cfg.dpo.pairs, cfg.data.safety])
+        return (cfg.dpo.model_dump(include={"pairs", "max_new_tokens"}), cfg.data.model_dump(include={"safety", "strategy"}),
+                k, seed, *((files,) if files else ()))
+
+    def run(self, ctx):
+        from ..data.load import load_instructions, load_preferences
+        from ..data.mix import leakage_summary
+        from ..train.pairs import derive_pairs, draw_pairs, safety_demonstrations, write_pairs
+
+        cfg, dd = ctx.config, ctx.data_dir
+        manifest = {"k": ctx.k, "seed": ctx.seed, "source": cfg.dpo.pairs}
+        if cfg.dpo.pairs == "derived":
+            safety = load_instructions(cfg.data.safety, dd, cfg.data.allow_unpinned)
+            demos = safety_demonstrations(safety.records, ctx.k, ctx.seed, cfg.data.strategy)
+            answers = _answers(ctx.parent, demos, cfg.dpo.max_new_tokens)
+            pairs = derive_pairs(demos, answers)
+            manifest |= {"safety": safety.provenance(), "demonstrations": len(demos),
+                         "rejected_from": str(ctx.parent), "max_new_tokens": cfg.dpo.max_new_tokens}
+        else:
+            loaded = load_preferences(cfg.dpo.pairs, dd)
+            pairs = draw_pairs(loaded.records, ctx.k, ctx.seed)
+            manifest |= {"preferences": loaded.provenance()}
+        if cfg.data.leakage != "off":  # the pairs' prompts against the suites this run evaluates on
+            manifest["leakage"] = leakage_summary(pairs, cfg.generate.suites, cfg.data.leakage, dd)
+        write_pairs(ctx.path, pairs, manifest)
+
+
+def _answers(adapter: Path, demos, max_new_tokens: int) -> list[str]:
+    """The k=0 model's greedy answers to the demonstrations' instructions (the rejected side)."""
+    from ..generate import get_decoding, load_backend
+
+    be, _, fmt = load_backend(None, adapter, None, False)
+    decoding = get_decoding("greedy", max_new_tokens)
+    texts = [fmt.render(d.instruction, d.input) for d in demos]
+    return [c.text for start in range(0, len(texts), 32) for c in be.generate(texts[start:start + 32], decoding)]
+
+
+class DPOStage(Stage):
+    """SFT, then DPO: the k pairs (parent) trained with DPO from the k=0 SFT model (grandparent: the policy's
+    start and the reference)."""
+    name, parent, marker, arms, stands_for = "dpo", "pairs", TRAIN_MANIFEST, (SFT_DPO,), "train"
+    reads = ("model", "train", "dpo.beta", "dpo.learning_rate", "dpo.epochs")
+    unkeyed = TrainStage.unkeyed
+
+    def enabled(self, cfg):
+        return cfg.dpo is not None
+
+    def key_parts(self, cfg, k, seed):
+        return (TrainStage().key_parts(cfg, k, seed), cfg.dpo.model_dump(include={"beta", "learning_rate", "epochs"}))
+
+    def run(self, ctx):
+        from ..train import train
+        from ..train.pairs import PAIRS_FILE
+
+        cfg = ctx.config
+        tcfg = cfg.train.model_copy(update={
+            "model": cfg.model, "seed": ctx.seed, "progress": cfg.train.progress and ctx.progress, "objective": "dpo",
+            "reference": str(ctx.grandparent), "dpo_beta": cfg.dpo.beta, "learning_rate": cfg.dpo.learning_rate,
+            "epochs": cfg.dpo.epochs, "max_steps": None})
+        train(tcfg, ctx.parent / PAIRS_FILE, ctx.path, resume=True)
 
 
 class GenerateStage(Stage):
@@ -293,8 +376,8 @@ NOT_IN_STEPS = {
     "tracking": "where results are sent after they are made",
 }
 
-STAGES: dict[str, Stage] = {s.name: s for s in (MixtureStage(), TrainStage(), GenerateStage(), JudgeStage(),
-                                                 CapabilityStage(), QualityStage())}
+STAGES: dict[str, Stage] = {s.name: s for s in (MixtureStage(), TrainStage(), PairsStage(), DPOStage(), GenerateStage(),
+                                                 JudgeStage(), CapabilityStage(), QualityStage())}
 
 
 def judge_keys(names: list[str], **kwargs) -> list[str]:
@@ -312,4 +395,4 @@ def _local_digests(tasks: list[str]) -> dict[str, str]:
     return {s.name: sha256_file(s.path) for s in parse_tasks(tasks) if s.local and s.path.is_file()}
 
 
-__all__ = ["NOT_IN_STEPS", "STAGES", "ConfigView", "Stage", "StageContext", "UndeclaredRead", "data_dir", "judge_keys", "local_file_digests"]
+__all__ = ["NOT_IN_STEPS", "SFT", "SFT_DPO", "STAGES", "ConfigView", "Stage", "StageContext", "UndeclaredRead", "data_dir", "judge_keys", "local_file_digests"]

@@ -78,7 +78,7 @@ def track_run(cfg, run_dir: str | Path, trackers: list[Tracker] | None = None) -
     if not trackers:
         return []
     listed = read_steps(run_dir)
-    steps = listed.steps
+    steps = [s for s in listed.steps if s.arm == "sft"]  # the SFT sweep's points (results.csv holds these)
     points = sorted({(s.k, s.seed) for s in steps if s.stage == "judge" and listed.done(run_dir, s)})
     rows = read_csv(run_dir) if points else []
     lines = []

@@ -84,3 +84,20 @@ class TrainConfig(BaseModel):
     @property
     def accumulation(self) -> int:
         return self.batch_size // self.micro_batch_size
+
+
+class DPOSection(BaseModel):
+    """The run config's ``dpo:`` section: with it, each k > 0 is trained a second way beside SFT on the mixture
+    (the paper's method): SFT on the N general examples alone (the k=0 model, shared with the SFT sweep), then
+    DPO on k safety preference pairs from there. The report sets the two methods side by side."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    # the k pairs: 'derived' (the k safety demonstrations the SFT mixture at k adds, each its refusal as chosen and
+    # the k=0 model's own answer as rejected), or a preference set (registry name, file or hf: spec) from which k
+    # pairs are drawn nested and seeded like demonstrations
+    pairs: str = "derived"
+    beta: float = Field(0.1, gt=0)  # DPO's beta
+    learning_rate: float = Field(5e-4, gt=0)  # the DPO training's peak learning rate (the rest is train:)
+    epochs: float = Field(2, gt=0)  # passes over the k pairs
+    max_new_tokens: int = Field(64, gt=0)  # derived pairs: length of the k=0 model's (rejected) answers

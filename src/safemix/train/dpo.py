@@ -11,6 +11,7 @@ over the pairs of an optimizer step.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from ..data.records import Instruction, PreferencePair
 from ..errors import SafemixError
 from .batches import collate
 from .examples import IGNORE, Example, encode_example
-from .recipe import SFTRecipe
+from .recipe import RECIPES, SFTRecipe
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,11 @@ class DPORecipe(SFTRecipe):
             from ..models.adapter import adapter_fingerprint
 
             _, weights = self._reference()
-            extra["reference"] = {"path": str(Path(self.cfg.reference).resolve()),
+            where = Path(self.cfg.reference).resolve()
+            # also relative to this output: a run folder moved as a whole still finds it
+            extra["reference"] = {"path": str(where), "relative": os.path.relpath(where, self.out.resolve()),
                                   "adapter_fingerprint": adapter_fingerprint(weights)}
         return extra
+
+
+RECIPES["dpo"] = DPORecipe

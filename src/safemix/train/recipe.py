@@ -327,6 +327,9 @@ class SFTRecipe:
         return {}
 
 
+RECIPES: dict[str, type[SFTRecipe]] = {"sft": SFTRecipe}  # by objective; train/dpo.py adds "dpo"
+
+
 class _null:
     def __enter__(self):
         return self
@@ -350,9 +353,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike, *, 
     out = Path(out)
     if is_finished(out) and not overwrite:
         return out
-    recipe_class = SFTRecipe
-    if cfg.objective == "dpo":
-        from .dpo import DPORecipe as recipe_class
+    recipe_class = RECIPES[cfg.objective]
     recipe = recipe_class(cfg, data, out, data_dir, resume)
     try:
         recipe.setup()
