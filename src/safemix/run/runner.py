@@ -281,9 +281,8 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
     # a job reads the run folder's copy, unless credentials had to be removed from it
     cfg_path = str((run_dir / "config.yaml").resolve() if save_config(config, run_dir) else Path(config).resolve())
     dd = data_dir(cfg)
-    points = sorted({(s.k, s.seed) for s in steps if not s.done})
-    jobs = [PointJob(cfg_path, str(run_dir.resolve()), k, seed, str(Path(dd).resolve()) if dd else None)
-            for k, seed in points]
+    waves = [[PointJob(cfg_path, str(run_dir.resolve()), k, seed, str(Path(dd).resolve()) if dd else None)
+              for k, seed in wave] for wave in point_waves(steps, cfg.data.k)]
     started, done_before = time.time(), sum(s.done for s in steps)
     ex = get_executor(cfg.executor.kind, getattr(cfg.executor, cfg.executor.kind), run_dir, run_point)
 
@@ -293,10 +292,10 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
             executor=cfg.executor.kind, jobs=[vars(o) for o in outcomes]).dump())
 
     outcomes = []
-    if jobs:
+    for jobs in waves:
         console.print(f"submitting {len(jobs)} point(s) to {cfg.executor.kind}: {', '.join(j.point for j in jobs)}",
                       highlight=False, soft_wrap=True)
-        outcomes = ex.run_points(jobs, f"safemix-{cfg.name}", on_submit=record)
+        outcomes += ex.run_points(jobs, f"safemix-{cfg.name}", on_submit=lambda o: record(outcomes + o))
     record(outcomes, ran=sum(s.done for s in steps) - done_before)  # ``done`` reads the markers now
     paths = report(cfg, run_dir)
     _cards(cfg, run_dir)
@@ -308,6 +307,24 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
         raise SafemixError(f"{len(failed)} of {len(outcomes)} point job(s) did not finish: {detail}; logs in "
                            f"{run_dir / 'jobs'}; run again to resume them")
     return run_dir
+
+
+def point_waves(steps: list[Step], ks: list[int]) -> list[list[tuple[int, int]]]:
+    """The (k, seed) points with unfinished steps, as job waves: first the points whose jobs make a step that
+    another point's steps build on (the k=0 model the DPO arm starts from), then the rest, so that no job
+    finds its input being made by another job. One wave where no point needs another's step."""
+    todo = sorted({(s.k, s.seed) for s in steps if not s.done and s.k in ks})  # a job runs a point of the sweep
+    first: set[tuple[int, int]] = set()
+    for s in steps:
+        a = s.parent
+        while a is not None and not s.done:
+            if (a.k, a.seed) != (s.k, s.seed) and not a.done:
+                # made by its own point's job; a k=0 that is not swept by the smallest point of its seed, whose
+                # job plans it as its own DPO arm's start
+                first.add((a.k, a.seed) if a.k in ks else min(p for p in todo if p[1] == a.seed))
+            a = a.parent
+    waves = [sorted(first), [p for p in todo if p not in first]]
+    return [w for w in waves if w]
 
 
 def _cards(cfg: RunConfig, run_dir: Path) -> None:
