@@ -23,7 +23,7 @@ from ..data.records import Instruction, PreferencePair
 from ..errors import SafemixError
 from .batches import collate
 from .examples import IGNORE, Example, encode_example
-from .recipe import RECIPES, SFTRecipe
+from .recipe import RECIPES, SFTRecipe, logits_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +48,7 @@ def sequence_logps(model, batch: dict[str, torch.Tensor], labels_only: bool) -> 
     tgt = batch["labels"][:, 1:]
     sel = tgt != IGNORE
     if labels_only:  # the vocabulary projection only where a label is
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        hidden = base.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                    use_cache=False).last_hidden_state
-        logits = base.get_output_embeddings()(hidden[:, :-1][sel]).float()
-        token_logps = -F.cross_entropy(logits, tgt[sel], reduction="none")
+        token_logps = -F.cross_entropy(logits_at(model, batch, sel), tgt[sel], reduction="none")
     else:
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
         token_logps = -F.cross_entropy(logits.float()[sel], tgt[sel], reduction="none")

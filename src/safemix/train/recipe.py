@@ -181,12 +181,8 @@ class SFTRecipe:
         projection runs only where a label is (not on prompt or padding tokens)."""
         model, tgt = self.model, batch["labels"][:, 1:]
         if self._labels_only():
-            base = model.get_base_model() if hasattr(model, "get_base_model") else model
-            hidden = base.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                        use_cache=False).last_hidden_state
             sel = tgt != IGNORE
-            logits = base.get_output_embeddings()(hidden[:, :-1][sel]).float()
-            return F.cross_entropy(logits, tgt[sel], reduction="sum")
+            return F.cross_entropy(logits_at(model, batch, sel), tgt[sel], reduction="sum")
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
         return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1),
                                ignore_index=IGNORE, reduction="sum")
@@ -328,6 +324,15 @@ class SFTRecipe:
 
 
 RECIPES: dict[str, type[SFTRecipe]] = {"sft": SFTRecipe}  # by objective; train/dpo.py adds "dpo"
+
+
+def logits_at(model, batch: dict[str, torch.Tensor], sel: torch.Tensor) -> torch.Tensor:
+    """fp32 logits of the next token at the positions ``sel`` marks (shape of ``labels[:, 1:]``), the vocabulary
+    projection run only there."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hidden = base.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                use_cache=False).last_hidden_state
+    return base.get_output_embeddings()(hidden[:, :-1][sel]).float()
 
 
 class _null:
