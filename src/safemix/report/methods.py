@@ -76,7 +76,7 @@ def methods_figure(data: dict[str, dict[str, list[tuple]]], judge: str, general:
             for k, xi, yi in zip(ks, x, y):
                 ax.annotate(f"k={k}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set(xlabel=f"{label} ({judge})", ylabel=f"harmful compliance ({judge})", xlim=(-0.02, 1.02),
-               ylim=(-0.02, 1.02), title=f"Harm vs {label.split(' of ')[0]} of {label.split(' of ')[-1]}")
+               ylim=(-0.02, 1.02), title=f"Harm vs {label}")
         ax.legend(fontsize=8)
     fig.suptitle("Trade-off per method: down and left is better (95% intervals)", fontsize=10)
     return _save(fig, folder, "methods")[0]
