@@ -48,3 +48,41 @@ def kernel_peaks_gflops(n: int = 2048, tries: int = 5) -> dict[str, float]:
             best = min(best, time.perf_counter() - t)
         out[name] = round(2 * n ** 3 / best / 1e9, 1)
     return out
+
+
+def memory_bandwidth_gbs(n: int = 32 * 2 ** 20, tries: int = 5) -> dict[str, float]:
+    """{kernel: best GB/s} of STREAM-like loops over fp32 arrays far larger than the caches (128 MB each at the
+    default n): ``copy`` (b = a, 8 bytes per element) and ``triad`` (b = c + 3 a, 12 bytes per element), through
+    PyTorch's own kernels with its threads, as the model's memory-bound work runs."""
+    a, b, c = torch.rand(n), torch.empty(n), torch.rand(n)
+    kernels = {"copy": (lambda: b.copy_(a), 8), "triad": (lambda: torch.add(c, a, alpha=3.0, out=b), 12)}
+    out = {}
+    for name, (f, bytes_per) in kernels.items():
+        f()  # warm up (first touch of b)
+        best = float("inf")
+        for _ in range(tries):
+            t = time.perf_counter()
+            f()
+            best = min(best, time.perf_counter() - t)
+        out[name] = round(bytes_per * n / best / 1e9, 1)
+    return out
+
+
+def machine_limits() -> dict:
+    """The same run's limits: fp32 matmul peaks (GFLOP/s) and memory bandwidth (GB/s); a leg's figures are set
+    against these, so they compare across machine states (a ratio to a baseline with another bottleneck does not)."""
+    peaks, bandwidth = kernel_peaks_gflops(), memory_bandwidth_gbs()
+    return {"matmul_peak_gflops": max(peaks.values()), "kernel_peaks_gflops": peaks,
+            "bandwidth_gbs": max(bandwidth.values()), "stream_gbs": bandwidth}
+
+
+def roofline(gflops: float, gbs: float, limits: dict) -> dict:
+    """Where a leg sits: its achieved GFLOP/s and GB/s, their shares of the run's peak and bandwidth, and the
+    limit that binds (the roofline's min(peak, intensity x bandwidth) at the leg's arithmetic intensity)."""
+    peak, bw = limits["matmul_peak_gflops"], limits["bandwidth_gbs"]
+    intensity = gflops / gbs if gbs else float("inf")  # flops per byte moved
+    bound = "compute" if intensity * bw >= peak else "memory"
+    ceiling = min(peak, intensity * bw)
+    return {"gflops": round(gflops, 1), "gbs": round(gbs, 1), "flops_per_byte": round(intensity, 1),
+            "share_of_peak": round(gflops / peak, 3), "share_of_bandwidth": round(gbs / bw, 3), "bound": bound,
+            "share_of_roofline": round(gflops / ceiling, 3)}

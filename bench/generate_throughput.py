@@ -50,7 +50,7 @@ from safemix.data import PAPER_SUITES, load_suite  # noqa: E402
 from safemix.generate import get_decoding, load_backend  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _legs import interleaved, kernel_peaks_gflops, spread  # noqa: E402
+from _legs import interleaved, machine_limits, roofline, spread  # noqa: E402
 
 
 def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], int]:
@@ -150,9 +150,9 @@ def main() -> None:
     figures: dict = {"prompts": len(texts), "max_new_tokens": a.max_new_tokens, "batch_size": a.batch_size}
     same_all = True
     n_params = sum(p.numel() for p in be.model.parameters())
-    peaks = kernel_peaks_gflops()
-    peak = max(peaks.values())
-    figures.update({"repeats": a.repeats, "matmul_peak_gflops": peak, "kernel_peaks_gflops": peaks, "params": n_params})
+    limits = machine_limits()
+    peak = limits["matmul_peak_gflops"]
+    figures.update({"repeats": a.repeats, **limits, "params": n_params})
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     for preset in a.presets:
         d = get_decoding(preset, a.max_new_tokens)
@@ -184,11 +184,18 @@ def main() -> None:
         same = sum(x == y for x, y in zip(base_out, our_out))
         same_all &= same == len(texts)
         gflops = 2 * n_params * our_tokens / best_ours / 1e9  # forward flops per token ~ 2 x parameters
+        # bytes: each decode step reads every fp32 weight once for its batch of rows (KV cache reads left out:
+        # at 48-64 new tokens they are small beside 4 x params); the seed's loop is one row per step
+        steps_ours = our_tokens / min(a.batch_size, len(texts))
+        base_best = min(b[0] for b in legs["baseline"])
         figures.update({
             f"{preset}_safemix_tokens_per_s": round(our_tokens / statistics.median(o[0] for o in legs["safemix"]), 1),
             f"{preset}_baseline_tokens_per_s": round(base_tokens / statistics.median(b[0] for b in legs["baseline"]), 1),
             f"ratio_{preset}": spread(ratios),
             f"{preset}_safemix_gflops": round(gflops, 1), f"{preset}_share_of_peak": round(gflops / peak, 3),
+            f"{preset}_roofline": {"safemix": roofline(gflops, 4 * n_params * steps_ours / best_ours / 1e9, limits),
+                                   "baseline": roofline(2 * n_params * base_tokens / base_best / 1e9,
+                                                        4 * n_params * base_tokens / base_best / 1e9, limits)},
             f"{preset}_same_outputs": f"{same}/{len(texts)}",
             # the seed keeps only the text between the first and second "### Response:"
             f"{preset}_seed_split_truncated": sum(x != y for x, y in zip(base_out, seed_out)),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -40,7 +41,7 @@ from safemix.models import load_causal_lm, load_tokenizer, resolve_model  # noqa
 from safemix.train import TrainConfig, encode_all, train  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _legs import interleaved, kernel_peaks_gflops, spread  # noqa: E402
+from _legs import interleaved, machine_limits, roofline, spread  # noqa: E402
 
 HP = dict(learning_rate=3e-4, batch_size=16, micro_batch_size=8, epochs=1, cutoff_len=256, seed=1)
 # like with like: safemix's loss covers the same tokens as the seed's (prompt and response), not its default
@@ -106,8 +107,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each leg (A B, B A, ...)")
     a = ap.parse_args()
-    peaks = kernel_peaks_gflops()
-    peak = max(peaks.values())
+    limits = machine_limits()
+    peak = limits["matmul_peak_gflops"]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         mixture = make_mixture(a.data_dir, a.n, work)
@@ -125,8 +126,10 @@ def main() -> None:
         "safemix_tokens_per_s": round(tokens / ours_s, 1), "baseline_tokens_per_s": round(tokens / base_s, 1),
         "safemix_seconds": round(ours_s, 1), "baseline_seconds": round(base_s, 1),
         "ratio": spread([b[0] / o[0] for b, o in zip(legs["baseline"], legs["safemix"])]),
-        "safemix_gflops": round(gflops, 1), "matmul_peak_gflops": peak, "kernel_peaks_gflops": peaks,
-        "share_of_peak": round(gflops / peak, 3),
+        "safemix_gflops": round(gflops, 1), **limits, "share_of_peak": round(gflops / peak, 3),
+        # bytes: the frozen fp32 weights are read twice per micro-batch (forward, and the backward's input gradients)
+        "roofline": roofline(gflops, 2 * 4 * n_params * math.ceil(a.n / HP["micro_batch_size"])
+                             / min(x[0] for x in legs["safemix"]) / 1e9, limits),
         **loss_figures(legs, "safemix", "baseline"),
         "bf16": {
             "safemix_tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["safemix_bf16"]), 1),
