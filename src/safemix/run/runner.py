@@ -113,7 +113,7 @@ def stage_times_table(steps: list[Step]):
 
 def describe(steps: list[Step], cfg: RunConfig | None = None) -> str:
     """One line per step: done, running (and by whom) or todo, with partial progress where known."""
-    lines = [f"{'stage':<10} {'point':<16} {'status':<8} folder"]
+    lines = [f"{'stage':<10} {'point':<20} {'status':<8} folder"]
     asked = functools.cache(lambda: _prompts_asked(cfg) if cfg else None)  # suites are read once, if needed
     for s in steps:
         who = None if s.done else holder(s.path)
@@ -121,7 +121,7 @@ def describe(steps: list[Step], cfg: RunConfig | None = None) -> str:
         job = f"{who['job']}, " if who and who.get("job") else ""
         where = f"  ({job}pid {who.get('pid')} on {who.get('host')})" if who else ""
         part = "" if s.done else _partial(s, asked)
-        lines.append(f"{s.stage:<10} {s.point:<16} {state:<8} {s.path}{where}{part}")
+        lines.append(f"{s.stage:<10} {s.point:<20} {state:<8} {s.path}{where}{part}")
     return "\n".join(lines)
 
 
@@ -375,7 +375,7 @@ def status(run_dir: str | Path) -> str:
         last = read_record(RunRecord, run_record(run_dir))
         memory = f", peak memory {last.peak_rss_mb} MB" if last.peak_rss_mb is not None else ""
         extra = (f"\nlast call ({last.executor}): ran {last.ran} step(s) in {last.seconds_this_call} s{memory}"
-                 + "".join(f"\n  {t.stage:<10} {t.point:<16} {t.seconds:>8.1f} s  {t.peak_rss_mb:>8,.0f} MB peak so far"
+                 + "".join(f"\n  {t.stage:<10} {t.point:<20} {t.seconds:>8.1f} s  {t.peak_rss_mb:>8,.0f} MB peak so far"
                            for t in last.step_times)
                  + "".join(f"\n  {j.point:<16} {j.executor} job {j.job_id}: {j.state}"
                            + (f" -- {j.reason}" if j.reason else "") + (f" (log {j.log})" if j.log else "")
