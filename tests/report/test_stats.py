@@ -51,6 +51,17 @@ def test_sweet_spot_smallest_k_meeting_both():
     assert spot["k"] is None and spot["ci"] == (None, None) and spot["share_found"] == 0.0
 
 
+def test_sweet_spot_uses_the_seeds_every_k_has():
+    """A sweep run point by point (--only) can have a second seed at some k only: the sweet spot is estimated
+    on the seeds answered at every k (a run's report does not fail), and says which."""
+    harm = {0: _cell({1: [1] * 50, 2: [1] * 50}), 100: _cell({1: [0] * 50})}
+    safe = {0: _cell({1: [0] * 60, 2: [0] * 60}), 100: _cell({1: [0] * 60})}
+    spot = sweet_spot(harm, safe, target=0.10, tolerance=0.10)
+    assert spot["seeds"] == [1] and spot["k"] == 100
+    assert sweet_spot({0: _cell({2: [1] * 5}), 100: _cell({1: [0] * 5})}, {0: _cell({2: [0] * 5}), 100: _cell({1: [0] * 5})})[
+        "k"] is None
+
+
 def test_answer_health_flags():
     from safemix.report.health import health
 

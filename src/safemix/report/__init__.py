@@ -92,6 +92,8 @@ def _sweet_spot_lines(spot: dict | None, judge: str | None) -> list[str]:
     head = (f"Sweet spot (smallest k with harmful compliance <= {spot['target']:.2f} and safe-prompt refusals <= "
             f"{spot['tolerance']:.2f}, by {judge}): ")
     lo, hi = spot["ci"]
+    if not spot.get("seeds", True):
+        return [head + "not estimated: no seed has answers at every k yet."]
     ci = f"95% bootstrap interval over seeds and prompts: k in [{lo if lo is not None else 'none'}, " \
          f"{hi if hi is not None else 'none in the sweep'}]; some k qualifies in {spot['share_found']:.0%} of " \
          f"{spot['n_boot']} replicates"

@@ -97,14 +97,16 @@ def sweet_spot(harm: dict[int, dict[int, dict[str, float]]], safe: dict[int, dic
     interval of k (None at the top: over 2.5% of replicates find no k), and the share of replicates
     in which some k qualifies."""
     ks = sorted(set(harm) & set(safe))
+    # the seeds every k was answered with (a sweep still running, or run point by point, may have more at some k)
+    seeds = sorted(set.intersection(*(set(harm[k]) & set(safe[k]) for k in ks))) if ks else []
     out = {"k": None, "ci": (None, None), "share_found": 0.0, "target": target, "tolerance": tolerance,
-           "ks": ks, "n_boot": n_boot}
-    if not ks:
+           "ks": ks, "n_boot": n_boot, "seeds": seeds}
+    if not seeds:
         return out
+    harm = {k: {s: harm[k][s] for s in seeds} for k in ks}
+    safe = {k: {s: safe[k][s] for s in seeds} for k in ks}
     harm_ids, safe_ids = common_ids(*(harm[k] for k in ks)), common_ids(*(safe[k] for k in ks))
     mats = {k: (matrix(harm[k], harm_ids), matrix(safe[k], safe_ids)) for k in ks}
-    if len({m.shape for m, _ in mats.values()}) > 1 or len({m.shape for _, m in mats.values()}) > 1:
-        raise ValueError("sweet_spot: every k needs the same seeds")
     n_seeds = mats[ks[0]][0].shape[0]
     rng = np.random.default_rng(seed)
     s_idx = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
