@@ -94,8 +94,8 @@ class DPOSection(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # the k pairs: 'derived' (the k safety demonstrations the SFT mixture at k adds, each its refusal as chosen and
-    # the k=0 model's own answer as rejected), or a preference set (registry name, file or hf: spec) from which k
-    # pairs are drawn nested and seeded like demonstrations
+    # the k=0 model's own answer as rejected), or a preference set (registry name or JSON/JSONL file) from which k
+    # pairs are drawn nested and seeded like demonstrations (hf: specs are not read for pairs yet)
     pairs: str = "derived"
     beta: float = Field(0.1, gt=0)  # DPO's beta
     learning_rate: float = Field(5e-4, gt=0)  # the DPO training's peak learning rate (the rest is train:)
