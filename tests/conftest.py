@@ -76,3 +76,33 @@ def mixture_file(tmp_path_factory, shared_data) -> Path:
     s = load_instructions("safety-tuned-llamas", shared_data)
     write_mixtures(mix(g, s, 24, [8], seed=1), out)
     return out / "k8.json"
+
+
+@pytest.fixture
+def train_killed():
+    """Start ``safemix train ARGS --out OUT`` in a process, SIGKILL it once its checkpoint reaches ``step``, and
+    check that nothing looks finished. Fails if the training ends or dies before it could be killed."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def run(args: list, out: Path, step: int, timeout: float = 300) -> None:
+        cmd = [sys.executable, "-m", "safemix", "train", "--out", str(out), *map(str, args)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
+        state = out.with_name(out.name + ".partial") / "checkpoint" / "state.json"
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if json.loads(state.read_text())["step"] >= step:
+                    break
+            except (OSError, ValueError):
+                pass
+            assert proc.poll() is None, "training finished or died before it could be killed"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert not (out / "manifest.json").exists()  # nothing looks finished
+
+    return run

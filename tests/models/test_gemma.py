@@ -2,11 +2,6 @@
 and it loads, generates (batched = one at a time), trains a LoRA step and resumes after a kill."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -79,7 +74,7 @@ def test_generates_the_same_answers_batched_and_one_at_a_time(gemma, shared_data
     assert all(c.output_tokens > 0 for c in batched)
 
 
-def test_trains_a_lora_step_and_resumes_after_kill_to_the_same_adapter(gemma, mixture_file, tmp_path):
+def test_trains_a_lora_step_and_resumes_after_kill_to_the_same_adapter(gemma, mixture_file, tmp_path, train_killed):
     from safemix.train import TrainConfig, train
 
     cfg = TrainConfig(max_steps=3, **TINY)
@@ -90,23 +85,9 @@ def test_trains_a_lora_step_and_resumes_after_kill_to_the_same_adapter(gemma, mi
     assert len(losses) == 3 and all(0 < x < 10 for x in losses)
 
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "safemix", "train", "--model", "gemma3-270m", "--data", str(mixture_file),
-           "--out", str(out), "--max-steps", "3", "--batch-size", "4", "--micro-batch-size", "2",
-           "--cutoff-len", "64", "--lr", "1e-3", "--save-every", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
-    state = out.with_name("killed.partial") / "checkpoint" / "state.json"
-    deadline = time.time() + 600
-    while time.time() < deadline:
-        try:
-            if json.loads(state.read_text())["step"] >= 1:
-                break
-        except (OSError, ValueError):
-            pass
-        assert proc.poll() is None, "training finished or died before it could be killed"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (out / "manifest.json").exists()
+    train_killed(["--model", "gemma3-270m", "--data", mixture_file, "--max-steps", "3", "--batch-size", "4",
+                  "--micro-batch-size", "2", "--cutoff-len", "64", "--lr", "1e-3", "--save-every", "1"], out, step=1,
+                 timeout=600)
     resumed = train(cfg, mixture_file, out, resume=True)
     a = load_file(ref / "adapter" / "adapter_model.safetensors")
     b = load_file(resumed / "adapter" / "adapter_model.safetensors")

@@ -2,11 +2,6 @@
 after kill -9 to the same adapter, a DPO adapter stacked on its SFT reference, and bad pair files."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -78,7 +73,7 @@ def test_the_loss_is_trl_dpo_loss_on_a_fixed_batch(smollm, tmp_path):
 
 
 @pytest.mark.slow
-def test_dpo_prefers_the_chosen_answers_and_resumes_after_kill(smollm, pairs_file, tmp_path):
+def test_dpo_prefers_the_chosen_answers_and_resumes_after_kill(smollm, pairs_file, tmp_path, train_killed):
     from safemix.train.dpo import DPORecipe
 
     cfg = TrainConfig(max_steps=4, **DPO)
@@ -89,26 +84,11 @@ def test_dpo_prefers_the_chosen_answers_and_resumes_after_kill(smollm, pairs_fil
     assert abs(losses[0] - 0.6931) < 0.01 and losses[-1] < losses[0] - 0.1, losses  # starts at log 2, learns
 
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "safemix", "train", "--objective", "dpo", "--data", str(pairs_file), "--out", str(out),
-           "--max-steps", "4", "--batch-size", "4", "--micro-batch-size", "2", "--cutoff-len", "96", "--lr", "2e-3",
-           "--save-every", "1"]
     config = tmp_path / "dropout.yaml"
     config.write_text("lora_dropout: 0.0\n")
-    proc = subprocess.Popen(cmd + ["--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ})
-    state = out.with_name("killed.partial") / "checkpoint" / "state.json"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            if json.loads(state.read_text())["step"] >= 2:
-                break
-        except (OSError, ValueError):
-            pass
-        assert proc.poll() is None, "training finished or died before it could be killed"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (out / "manifest.json").exists()
+    train_killed(["--objective", "dpo", "--data", pairs_file, "--max-steps", "4", "--batch-size", "4",
+                  "--micro-batch-size", "2", "--cutoff-len", "96", "--lr", "2e-3", "--save-every", "1", "--config", config],
+                 out, step=2)
     resumed = train(cfg, pairs_file, out, resume=True)
     a, b = (load_file(x / "adapter" / "adapter_model.safetensors") for x in (straight, resumed))
     assert a.keys() == b.keys() and a

@@ -1,10 +1,8 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -73,27 +71,12 @@ def test_full_finetune_writes_safetensors(smollm, mixture_file, tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_and_resume_matches_uninterrupted(smollm, mixture_file, tmp_path, capsys):
+def test_kill_and_resume_matches_uninterrupted(smollm, mixture_file, tmp_path, capsys, train_killed):
     cfg = TrainConfig(max_steps=6, **TINY)
     ref = train(cfg, mixture_file, tmp_path / "straight")
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "safemix", "train", "--data", str(mixture_file), "--out", str(out),
-           "--max-steps", "6", "--batch-size", "4", "--micro-batch-size", "2", "--cutoff-len", "96",
-           "--lr", "1e-3", "--save-every", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ})
-    state = out.with_name("killed.partial") / "checkpoint" / "state.json"
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        try:
-            if json.loads(state.read_text())["step"] >= 3:
-                break
-        except (OSError, ValueError):
-            pass
-        assert proc.poll() is None, "training finished or died before it could be killed"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (out / "manifest.json").exists()  # nothing looks finished
+    train_killed(["--data", mixture_file, "--max-steps", "6", "--batch-size", "4", "--micro-batch-size", "2",
+                  "--cutoff-len", "96", "--lr", "1e-3", "--save-every", "1"], out, step=3, timeout=240)
     # a copy whose checkpoint is garbage: resuming says so and restarts that training from step 0
     corrupt = tmp_path / "corrupt"
     shutil.copytree(out.with_name("killed.partial"), corrupt.with_name("corrupt.partial"))
