@@ -142,8 +142,9 @@ def test_resume_after_kill_equals_uninterrupted(backend, shared_data, tmp_path):
     killed = Counting(backend[0], fail_after=2)
     with pytest.raises(KeyboardInterrupt):
         generate("i-maliciousinstructions,xstest", tmp_path / "b", _backend=(killed, *backend[1:]), **kw)
-    partial = [json.loads(x) for x in (tmp_path / "b" / "I-MaliciousInstructions.jsonl").read_text().splitlines()]
-    assert len(partial) == 4 and not (tmp_path / "b" / "xstest.jsonl").exists()
+    # the two suites' prompts share one length-sorted queue: the two finished batches hold 4 answers between them
+    partial = [json.loads(x) for f in (tmp_path / "b").glob("*.jsonl") for x in f.read_text().splitlines()]
+    assert len(partial) == 4
     resumed = Counting(backend[0])
     generate("i-maliciousinstructions,xstest", tmp_path / "b", _backend=(resumed, *backend[1:]), **kw)
     assert resumed.prompts == 10 - 4  # the two finished batches were kept
@@ -394,3 +395,46 @@ def test_a_repeated_prompt_gets_its_own_answer(backend, shared_data, tmp_path):
     key = lambda suites: GenerateStage().key_parts(RunConfig(**{**base, "generate": {"suites": suites}}), 0, 1)  # noqa: E731
     assert key(["I-MaliciousInstructions"])[-1] == {"one_answer_per_repeated_prompt": ["I-MaliciousInstructions"]}
     assert len(key(["Q-Harm"])) == 1  # no repeats: the key it always had
+
+
+def test_even_batches_cut_a_queue_into_the_fewest_batches_of_equal_size():
+    from safemix.generate.stage import even_batches
+
+    assert [len(b) for b in even_batches(list(range(580)), 240)] == [193, 193, 194]
+    assert [len(b) for b in even_batches(list(range(5)), 2)] == [1, 2, 2]
+    assert sum(even_batches(list(range(7)), 100), []) == list(range(7))
+    assert even_batches([], 4) == []
+
+
+def test_suites_share_batches_and_answer_as_they_would_alone(backend, shared_data, tmp_path):
+    """All suites' prompts run as one length-sorted queue in batches of equal size; each answer is the one its
+    suite gets when generated on its own."""
+    kw = dict(decoding=GREEDY, limit_per_suite=4, data_dir=shared_data)
+    together = Counting(backend[0])
+    generate("q-harm,i-alpaca,xstest", tmp_path / "all", batch_size=7, _backend=(together, *backend[1:]), **kw)
+    assert (together.calls, together.prompts) == (2, 12)  # 4 + 4 + 4 prompts: two batches of 6, not 4 of 4 or fewer
+    for suite, name in (("q-harm", "Q-Harm"), ("i-alpaca", "I-Alpaca"), ("xstest", "xstest")):
+        generate(suite, tmp_path / suite, batch_size=4, _backend=backend, **kw)
+        alone = [json.loads(x)["output"] for x in (tmp_path / suite / f"{name}.jsonl").read_text().splitlines()]
+        shared = [json.loads(x)["output"] for x in (tmp_path / "all" / f"{name}.jsonl").read_text().splitlines()]
+        assert shared == alone and len(alone) == 4
+
+
+def test_finished_rows_kept_and_the_growing_cache_change_no_answer(backend, shared_data):
+    """Greedy decoding keeps finished rows in the batch until more than a share of them has finished, in a
+    cache that grows in place: the answers are those of dropping each row at once from transformers' cache."""
+    be, _, fmt = backend
+    prompts = [p for s in ("i-alpaca", "xstest", "q-harm") for p in load_suite(s, shared_data).records[:4]]
+    texts = [fmt.render("Reply with the single word: yes"), fmt.render("Say hi."),
+             *(fmt.render(p.prompt, p.input) for p in prompts)]
+    d = get_decoding("greedy", 40)
+    lazy = be.generate(texts, d)
+    assert be.finished_rows_kept > 0 and be.growing_cache
+    assert sum(c.finish_reason == "eos" for c in lazy) >= 2  # rows did finish early
+    be.finished_rows_kept, be.growing_cache = 0.0, False
+    try:
+        eager = be.generate(texts, d)
+    finally:
+        del be.finished_rows_kept, be.growing_cache  # back to the class defaults
+    assert [(c.text, c.output_tokens, c.finish_reason) for c in lazy] == \
+        [(c.text, c.output_tokens, c.finish_reason) for c in eager]

@@ -30,6 +30,10 @@ class HFBackend:
     shared_prefix_min = 8  # a prefix of at least this many tokens that all prompts share runs once (0: never)
     cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
     cpu_onednn = True  # fp32 linear layers on the CPU run through oneDNN, not MKL (models/cpu_matmul.py)
+    # greedy/sampling: finished rows leave the KV cache once more than this share of its rows has finished (each
+    # removal copies the cache; 0: at every step), and the cache grows in place rather than by a copy per step
+    finished_rows_kept = 0.1
+    growing_cache = True
 
     def __init__(self, model, tokenizer, fmt: PromptFormat):
         self.model, self.tok, self.fmt = model.eval(), tokenizer, fmt
@@ -78,21 +82,26 @@ class HFBackend:
         """Greedy or sampled decoding with a KV cache that drops finished rows, so a batch costs what
         its unfinished answers need (transformers' generate keeps computing finished rows)."""
         gen = torch.Generator(device=ids.device).manual_seed(d.seed) if d.do_sample and d.seed is not None else None
-        cache, logits, mask = self._prefill(ids, mask)
-        alive = list(range(ids.shape[0]))
+        cache, logits, mask = self._prefill(ids, mask, room=d.max_new_tokens if self.growing_cache else None)
+        alive = list(range(ids.shape[0]))  # the prompt of each cache row
         rows: list[list[int]] = [[] for _ in alive]
-        eos = torch.tensor(sorted(self.eos_ids), device=ids.device)
+        done = [False] * len(alive)
+        # sampling drops rows at once: a finished row left in would draw from the generator, and change the others' draws
+        kept = 0.0 if d.do_sample else self.finished_rows_kept
         for step in range(d.max_new_tokens):
             nxt = self._pick(logits, d, gen)
-            for r, t in zip(alive, nxt.tolist()):  # one device sync per step, not one per row
-                rows[r].append(t)
-            keep = torch.nonzero(~torch.isin(nxt, eos)).flatten()
-            if step == d.max_new_tokens - 1 or len(keep) == 0:
+            for j, (r, t) in enumerate(zip(alive, nxt.tolist())):  # one device sync per step, not one per row
+                if not done[j]:
+                    rows[r].append(t)
+                    done[j] = t in self.eos_ids
+            if step == d.max_new_tokens - 1 or all(done):
                 break
-            if len(keep) < len(alive):
+            if sum(done) > kept * len(alive):
+                keep = torch.tensor([j for j, x in enumerate(done) if not x], device=ids.device)
                 cache.batch_select_indices(keep)
                 mask, nxt = mask[keep], nxt[keep]
                 alive = [alive[j] for j in keep.tolist()]
+                done = [False] * len(alive)
             mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
             out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=mask.sum(1, keepdim=True) - 1,
                              past_key_values=cache, use_cache=True)
@@ -112,8 +121,8 @@ class HFBackend:
           compute in proportion (28% of the prompt tokens of the benchmark's 48 prompts); each group
           runs with only its own padding.
         ``room``: the cache grows in place with room for that many tokens (beam search, whose reorder
-        then copies only the rows that changed; greedy decoding is faster with transformers' own
-        cache, measured)."""
+        then copies only the rows that changed, and greedy/sampling at ``growing_cache``: at 240 rows
+        transformers' cache spent more time copying itself at each step than attention took)."""
         from transformers import DynamicCache
 
         lengths = mask.sum(1).tolist()

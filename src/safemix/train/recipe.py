@@ -33,6 +33,7 @@ from ..models.cpu_matmul import onednn_linears
 from .batches import collate, label_tokens, plan_epoch
 from .checkpoint import CorruptCheckpoint, find_checkpoint, load_checkpoint, save_checkpoint, save_tensors, trainable_state
 from .config import TrainConfig
+from .dropout import use_word_dropout
 from .examples import IGNORE, encode_all
 from .progress import Progress
 
@@ -152,7 +153,10 @@ class SFTRecipe:
             raise SafemixError(f"model '{cfg.model}' has no modules named {missing} for LoRA")
         lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                           target_modules=cfg.lora_target_modules, bias="none", task_type="CAUSAL_LM")
-        return get_peft_model(model, lora)
+        model = get_peft_model(model, lora)
+        if cfg.dropout_masks == "words":
+            use_word_dropout(model)
+        return model
 
     def _load_base(self, dtype, quant):
         cfg = self.cfg
