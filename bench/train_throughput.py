@@ -43,7 +43,11 @@ from safemix.train import TrainConfig, encode_all, train  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _legs import interleaved, machine_limits, roofline, spread  # noqa: E402
 
-HP = dict(learning_rate=3e-4, batch_size=16, micro_batch_size=8, epochs=1, cutoff_len=256, seed=1)
+HP = dict(learning_rate=3e-4, batch_size=16, micro_batch_size=8, epochs=1, cutoff_len=256, seed=1, lora_r=8,
+          lora_alpha=16, lora_target_modules=["q_proj", "v_proj"])
+# --lora quickstart: the quickstart's LoRA (r=16 on all seven projections), where dropout draws 7 masks a layer
+QUICKSTART_LORA = dict(lora_r=16, lora_alpha=32, lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj",
+                                                                      "gate_proj", "up_proj", "down_proj"])
 # like with like: safemix's loss covers the same tokens as the seed's (prompt and response), not its default
 # (response only, which also spares the vocabulary projection on prompt tokens)
 SAFEMIX_HP = dict(HP, train_on_inputs=True)
@@ -57,9 +61,10 @@ def make_mixture(data_dir: str, n: int, work: Path) -> Path:
     return work / f"k{k}.json"
 
 
-def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false") -> tuple[float, list[float]]:
+def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false", masks: str = "words") -> tuple[float, list[float]]:
     t = time.perf_counter()
-    out = train(TrainConfig(progress=False, save_every=10_000, bf16=bf16, **SAFEMIX_HP), mixture, work / f"safemix{r}-{bf16}")
+    out = train(TrainConfig(progress=False, save_every=10_000, bf16=bf16, dropout_masks=masks, **SAFEMIX_HP), mixture,
+                work / f"safemix{r}-{bf16}-{masks}")
     dt = time.perf_counter() - t
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     return dt, [x["loss"] for x in log if "loss" in x]
@@ -76,8 +81,8 @@ def run_baseline(mixture: Path, work: Path, r: int = 0, bf16: bool = False) -> t
     examples, _ = encode_all(read_instructions(mixture), get_format("alpaca"), tok, HP["cutoff_len"], train_on_inputs=True)
     rows = [{"input_ids": e.input_ids, "attention_mask": [1] * len(e), "labels": e.input_ids} for e in examples]
     torch.manual_seed(HP["seed"])
-    model = get_peft_model(load_causal_lm(ref), LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05,
-                                                           target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    model = get_peft_model(load_causal_lm(ref), LoraConfig(r=HP["lora_r"], lora_alpha=HP["lora_alpha"], lora_dropout=0.05,
+                                                           target_modules=HP["lora_target_modules"], task_type="CAUSAL_LM"))
     args = TrainingArguments(output_dir=str(work / f"baseline{r}-{bf16}"), bf16=bf16, per_device_train_batch_size=HP["micro_batch_size"],
                              gradient_accumulation_steps=HP["batch_size"] // HP["micro_batch_size"],
                              num_train_epochs=HP["epochs"], learning_rate=HP["learning_rate"], logging_steps=1,
@@ -106,7 +111,13 @@ def main() -> None:
     ap.add_argument("--data-dir", default=os.environ.get("SAFEMIX_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of each leg (A B, B A, ...)")
+    ap.add_argument("--lora", choices=("paper", "quickstart"), default="paper",
+                    help="the paper's LoRA (r=8 on q/v) or the quickstart's (r=16 on all seven projections)")
+    ap.add_argument("--no-bf16", action="store_true", help="leave out the two bf16 legs")
     a = ap.parse_args()
+    if a.lora == "quickstart":
+        HP.update(QUICKSTART_LORA)
+        SAFEMIX_HP.update(QUICKSTART_LORA)
     limits = machine_limits()
     peak = limits["matmul_peak_gflops"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,13 +125,23 @@ def main() -> None:
         mixture = make_mixture(a.data_dir, a.n, work)
         legs = interleaved({"baseline": lambda r: run_baseline(mixture, work, r),
                             "safemix": lambda r: run_safemix(mixture, work, r),
-                            "safemix_bf16": lambda r: run_safemix(mixture, work, r, "true"),
-                            "baseline_bf16": lambda r: run_baseline(mixture, work, r, True)}, a.repeats)
+                            # the dropout-mask lever, like with like: PEFT's nn.Dropout masks (train/dropout.py)
+                            "safemix_torch_masks": lambda r: run_safemix(mixture, work, r, masks="torch"),
+                            **({} if a.no_bf16 else {
+                                "safemix_bf16": lambda r: run_safemix(mixture, work, r, "true"),
+                                "baseline_bf16": lambda r: run_baseline(mixture, work, r, True)})}, a.repeats)
     tokens = legs["baseline"][0][2]
     base_s = statistics.median(x[0] for x in legs["baseline"])
     ours_s = statistics.median(x[0] for x in legs["safemix"])
     n_params = sum(p.numel() for p in load_causal_lm(resolve_model("smollm2-135m")).parameters())
     gflops = 4 * n_params * tokens / min(x[0] for x in legs["safemix"]) / 1e9  # LoRA: forward + input grads, ~4 x params
+
+    def place(runs: list) -> dict:
+        """A leg's roofline position from its fastest repeat (flops: 4 x parameters per token; bytes: the frozen
+        fp32 weights read twice per micro-batch, forward and the backward's input gradients)."""
+        best = min(x[0] for x in runs)
+        return roofline(4 * n_params * tokens / best / 1e9,
+                        2 * 4 * n_params * math.ceil(a.n / HP["micro_batch_size"]) / best / 1e9, limits)
     figures = {
         "examples": a.n, "tokens": tokens, "repeats": a.repeats,
         "safemix_tokens_per_s": round(tokens / ours_s, 1), "baseline_tokens_per_s": round(tokens / base_s, 1),
@@ -128,23 +149,30 @@ def main() -> None:
         "ratio": spread([b[0] / o[0] for b, o in zip(legs["baseline"], legs["safemix"])]),
         "safemix_gflops": round(gflops, 1), **limits, "share_of_peak": round(gflops / peak, 3),
         # bytes: the frozen fp32 weights are read twice per micro-batch (forward, and the backward's input gradients)
-        "roofline": roofline(gflops, 2 * 4 * n_params * math.ceil(a.n / HP["micro_batch_size"])
-                             / min(x[0] for x in legs["safemix"]) / 1e9, limits),
+        "roofline": place(legs["safemix"]),
+        "baseline_roofline": place(legs["baseline"]),
         **loss_figures(legs, "safemix", "baseline"),
-        "bf16": {
+        "lora": a.lora,
+        "torch_masks": {"tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["safemix_torch_masks"]), 1),
+                        "words_over_torch": spread([t[0] / o[0] for t, o in zip(legs["safemix_torch_masks"], legs["safemix"])]),
+                        "mean_loss": round(statistics.mean(legs["safemix_torch_masks"][-1][1]), 4),
+                        "roofline": place(legs["safemix_torch_masks"])},
+    }
+    if not a.no_bf16:
+        figures["bf16"] = {
             "safemix_tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["safemix_bf16"]), 1),
             "baseline_tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["baseline_bf16"]), 1),
             "ratio_to_baseline_fp32": spread([b[0] / o[0] for b, o in zip(legs["baseline"], legs["safemix_bf16"])]),
             "ratio_to_baseline_bf16": spread([b[0] / o[0] for b, o in zip(legs["baseline_bf16"], legs["safemix_bf16"])]),
             "over_safemix_fp32": spread([f[0] / o[0] for f, o in zip(legs["safemix"], legs["safemix_bf16"])]),
             **loss_figures(legs, "safemix_bf16", "baseline_bf16"),
-        },
-        "note": "both legs' loss covers the same tokens (prompt and response); batches differ (safemix groups by "
-                "length), so compare the epoch's mean step loss rather than the last step's",
-    }
+        }
+    figures["note"] = ("both legs' loss covers the same tokens (prompt and response); batches differ (safemix groups by "
+                       "length), so compare the epoch's mean step loss rather than the last step's")
     print(f"safemix  {figures['safemix_tokens_per_s']:>8} tok/s  ({ours_s:.1f} s)")
     print(f"baseline {figures['baseline_tokens_per_s']:>8} tok/s  ({base_s:.1f} s)")
-    print(f"bf16: safemix {figures['bf16']['safemix_tokens_per_s']} tok/s, baseline {figures['bf16']['baseline_tokens_per_s']} tok/s")
+    if "bf16" in figures:
+        print(f"bf16: safemix {figures['bf16']['safemix_tokens_per_s']} tok/s, baseline {figures['bf16']['baseline_tokens_per_s']} tok/s")
     print(json.dumps(figures))
 
 

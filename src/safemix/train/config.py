@@ -83,6 +83,8 @@ class TrainConfig(BaseModel):
         """The fields that decide the trained weights (the training step's key); an SFT training's has no
         DPO fields, so its key is what it was before DPO existed."""
         exclude = set(self.NOT_IN_KEY) | (set(self.DPO_FIELDS) if self.objective == "sft" else set())
+        # PEFT's masks were the only ones before dropout_masks existed: with them, a training keeps its key
+        exclude |= {"dropout_masks"} if self.dropout_masks == "torch" else set()
         return self.model_dump(exclude=exclude)
 
     @property
