@@ -79,8 +79,9 @@ class HFBackend:
         return results
 
     def _decode(self, ids: torch.Tensor, mask: torch.Tensor, d: Decoding) -> list[list[int]]:
-        """Greedy or sampled decoding with a KV cache that drops finished rows, so a batch costs what
-        its unfinished answers need (transformers' generate keeps computing finished rows)."""
+        """Greedy or sampled decoding with a KV cache that drops finished rows (greedy: once more than
+        ``finished_rows_kept`` of them have finished, as each removal copies the cache), so a batch costs
+        about what its unfinished answers need (transformers' generate keeps computing finished rows)."""
         gen = torch.Generator(device=ids.device).manual_seed(d.seed) if d.do_sample and d.seed is not None else None
         cache, logits, mask = self._prefill(ids, mask, room=d.max_new_tokens if self.growing_cache else None)
         alive = list(range(ids.shape[0]))  # the prompt of each cache row
@@ -122,7 +123,7 @@ class HFBackend:
           runs with only its own padding.
         ``room``: the cache grows in place with room for that many tokens (beam search, whose reorder
         then copies only the rows that changed, and greedy/sampling at ``growing_cache``: at 240 rows
-        transformers' cache spent more time copying itself at each step than attention took)."""
+        transformers' cache, which copies itself at every step, cost ~50 ms more of a ~420 ms step)."""
         from transformers import DynamicCache
 
         lengths = mask.sum(1).tolist()
