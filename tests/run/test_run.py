@@ -19,7 +19,8 @@ model: smollm2-135m
 seeds: [1]
 data: {{general: gpteacher-roleplay, n_general: 8, safety: safety-tuned-llamas, k: [0, 8], data_dir: "{data}"}}
 train: {{batch_size: 4, micro_batch_size: 4, epochs: 1, cutoff_len: 96, learning_rate: 1.0e-3, progress: false, save_every: 1}}
-generate: {{suites: [q-harm, xstest], limit_per_suite: 4, preset: greedy, max_new_tokens: 12, batch_size: 8}}
+# batches of 3 (all suites share them): the kill test needs answers on disk while more batches remain
+generate: {{suites: [q-harm, xstest], limit_per_suite: 4, preset: greedy, max_new_tokens: 12, batch_size: 3}}
 judges: [xstest-strmatch, refusal-clf]
 capability: {{tasks: ["toy={mc}"], batch_size: 8}}
 quality: {{judge: quality-relevance, suite: q-harm}}
