@@ -32,6 +32,17 @@ class Counting:
         return self.inner.generate(prompts, d)
 
 
+def answers_with(be, texts, d, **levers):
+    """The backend's answers with some of its class-level levers set otherwise (back to the defaults after)."""
+    for name, value in levers.items():
+        setattr(be, name, value)
+    try:
+        return be.generate(texts, d)
+    finally:
+        for name in levers:
+            delattr(be, name)
+
+
 @pytest.mark.slow
 def test_batched_equals_unbatched_greedy(backend, shared_data):
     be, _, fmt = backend
@@ -58,11 +69,7 @@ def test_prefill_in_length_groups_gives_the_same_answers(backend):
     assert len(length_groups(be.count_tokens(texts), be.prefill_waste)) > 1
     for d in (get_decoding("greedy", 10), get_decoding("sample", 10, seed=3)):
         grouped = be.generate(texts, d)
-        be.prefill_waste = 0
-        try:
-            one_pass = be.generate(texts, d)
-        finally:
-            del be.prefill_waste  # back to the class default
+        one_pass = answers_with(be, texts, d, prefill_waste=0)
         assert [(c.text, c.output_tokens) for c in grouped] == [(c.text, c.output_tokens) for c in one_pass]
 
 
@@ -92,11 +99,7 @@ def test_a_shared_prompt_prefix_runs_once_with_the_same_answers(backend):
     assert shared_prefix(enc["input_ids"], enc["attention_mask"].sum(1).tolist()) >= be.shared_prefix_min > 0
     for d in (get_decoding("greedy", 12), get_decoding("sample", 12, seed=3), get_decoding("paper", 12)):
         shared = be.generate(texts, d)
-        be.shared_prefix_min, be.prefill_waste = 0, 0
-        try:
-            plain = be.generate(texts, d)
-        finally:
-            del be.shared_prefix_min, be.prefill_waste  # back to the class defaults
+        plain = answers_with(be, texts, d, shared_prefix_min=0, prefill_waste=0)
         assert [(c.text, c.output_tokens, c.prompt_tokens) for c in shared] == \
             [(c.text, c.output_tokens, c.prompt_tokens) for c in plain]
 
@@ -431,10 +434,6 @@ def test_finished_rows_kept_and_the_growing_cache_change_no_answer(backend, shar
     lazy = be.generate(texts, d)
     assert be.finished_rows_kept > 0 and be.growing_cache
     assert sum(c.finish_reason == "eos" for c in lazy) >= 2  # rows did finish early
-    be.finished_rows_kept, be.growing_cache = 0.0, False
-    try:
-        eager = be.generate(texts, d)
-    finally:
-        del be.finished_rows_kept, be.growing_cache  # back to the class defaults
+    eager = answers_with(be, texts, d, finished_rows_kept=0.0, growing_cache=False)
     assert [(c.text, c.output_tokens, c.finish_reason) for c in lazy] == \
         [(c.text, c.output_tokens, c.finish_reason) for c in eager]
