@@ -6,6 +6,7 @@ models/cpu_matmul.py); on an AMD CPU with AVX-512 MKL runs its AVX2 code and rea
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 
@@ -21,6 +22,15 @@ def interleaved(legs: dict, repeats: int) -> dict[str, list]:
         for n in (names if r % 2 == 0 else names[::-1]):
             out[n].append(legs[n](r))
     return out
+
+
+def with_levers(backend, **values):
+    """The same backend (the same model object) with some of its levers set otherwise, for a like-with-like leg;
+    the backend itself is left as it was."""
+    other = copy.copy(backend)
+    for name, value in values.items():
+        setattr(other, name, value)
+    return other
 
 
 def spread(ratios: list[float]) -> dict:

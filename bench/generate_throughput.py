@@ -35,7 +35,6 @@ The last printed line is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import statistics
 import sys
@@ -50,7 +49,7 @@ from safemix.data import PAPER_SUITES, load_suite  # noqa: E402
 from safemix.generate import get_decoding, load_backend  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _legs import interleaved, machine_limits, roofline, spread  # noqa: E402
+from _legs import interleaved, machine_limits, roofline, spread, with_levers  # noqa: E402
 
 
 def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], int]:
@@ -78,10 +77,7 @@ LEVERS = {"shared-prefix": {"shared_prefix_min": 0}, "length-groups": {"prefill_
 
 def without(backend, lever: str):
     """The same backend (same model object) with one lever off."""
-    off = copy.copy(backend)
-    for name, value in LEVERS[lever].items():
-        setattr(off, name, value)
-    return off
+    return with_levers(backend, **LEVERS[lever])
 
 
 def leg_answers(legs: dict, name: str, n: int) -> tuple[list[str], list[float]]:

@@ -35,7 +35,7 @@ from safemix.config import load_run_config  # noqa: E402
 from safemix.generate import generate, get_decoding, load_backend  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _legs import interleaved, machine_limits, roofline, spread  # noqa: E402
+from _legs import interleaved, machine_limits, roofline, spread, with_levers  # noqa: E402
 
 
 class Steps:
@@ -70,24 +70,22 @@ def main() -> None:
               data_dir=a.data_dir)
     answers: dict = {}
 
+    before = with_levers(be, finished_rows_kept=0.0, growing_cache=False)
+
     def leg(name: str):
         def run(r: int):
-            wrapped = Steps(be)
+            wrapped = Steps(be if name == "now" else before)
             with tempfile.TemporaryDirectory() as tmp:
                 t = time.perf_counter()
                 if name == "now":
                     paths = generate(g.suites, tmp, batch_size=g.batch_size, _backend=(wrapped, info, fmt), **kw)
                 else:
-                    be.finished_rows_kept, be.growing_cache = 0.0, False
-                    try:
-                        paths = {}
-                        for suite in g.suites:  # one suite at a time (with its attacked copy, filed apart)
-                            attacked = [x for x in g.attack_suites or [] if x == suite]
-                            one = dict(kw, attacks=g.attacks if attacked else [], attack_suites=attacked or None)
-                            paths.update(generate([suite], Path(tmp) / suite, batch_size=60,
-                                                  _backend=(wrapped, info, fmt), **one))
-                    finally:
-                        del be.finished_rows_kept, be.growing_cache
+                    paths = {}
+                    for suite in g.suites:  # one suite at a time (with its attacked copy, filed apart)
+                        attacked = [x for x in g.attack_suites or [] if x == suite]
+                        one = dict(kw, attacks=g.attacks if attacked else [], attack_suites=attacked or None)
+                        paths.update(generate([suite], Path(tmp) / suite, batch_size=60,
+                                              _backend=(wrapped, info, fmt), **one))
                 dt = time.perf_counter() - t
                 answers[name] = {s: [json.loads(x)["output"] for x in Path(p).read_text().splitlines()]
                                  for s, p in paths.items()}
