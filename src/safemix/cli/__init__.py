@@ -8,6 +8,7 @@ import warnings
 import typer
 
 from ..errors import SafemixError
+from ..models.cpu_memory import keep_freed_memory
 from . import data as data_cli
 from .eval import app as eval_app
 from .generate import generate_cmd
@@ -60,6 +61,7 @@ def _plain_metavars(cmd) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input prints one line ``error: ...`` to stderr and returns exit code 2."""
     warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation chatter
+    keep_freed_memory()  # large tensors reuse freed memory (models/cpu_memory.py)
     try:
         cli = typer.main.get_command(app)
         _plain_metavars(cli)

@@ -389,6 +389,9 @@ def status(run_dir: str | Path) -> str:
 def run_point(job) -> str:
     """What an executor's job runs: one point's steps, the same ``safemix run --only k=K,seed=S`` as a local
     process (executors.PointJob); returns the point."""
+    from ..models.cpu_memory import keep_freed_memory
+
+    keep_freed_memory()  # as the command line does, in the job's own process
     run(job.config, job.run_dir, only={"k": job.k, "seed": job.seed}, data_dir=job.data_dir, executor="local",
         report_after=False)
     return job.point
