@@ -126,3 +126,49 @@ def test_capability_scoring_runs_through_onednn_with_the_same_scores(smollm, one
     off = evaluate_capability(f"toy={items}", tmp_path / "off.json", model="smollm2-135m", batch_size=4)
     assert on["tasks"]["toy"]["acc"] == off["tasks"]["toy"]["acc"]
     assert on["tasks"]["toy"]["acc_norm"] == off["tasks"]["toy"]["acc_norm"]
+
+
+def test_packed_weights_give_the_same_values_and_gradients():
+    """Inference with every weight packed, and training with the frozen layers' W and W^T packed: bit for bit the
+    plain oneDNN products; a tied weight is packed once, a trainable one never; afterwards the copies are gone."""
+    assert cm.onednn_packing_available()
+    torch.manual_seed(0)
+    frozen, tied, trainable = torch.nn.Linear(64, 48), torch.nn.Linear(48, 64, bias=False), torch.nn.Linear(64, 8)
+    again = torch.nn.Linear(48, 64, bias=False)
+    again.weight = tied.weight  # tied, like a vocabulary projection and its embedding
+    model = torch.nn.Sequential(frozen, tied, torch.nn.Tanh(), frozen.__class__(64, 48), again, trainable)
+    x = torch.randn(3, 7, 64, requires_grad=True)
+    with torch.inference_mode(), cm.onednn_linears(model):
+        want = model(x)
+    with torch.inference_mode(), cm.onednn_linears(model, packed=True):
+        assert tied._onednn_packed is again._onednn_packed and tied._onednn_packed.is_mkldnn
+        got = model(x)
+    assert torch.equal(got, want)
+    assert all("_onednn_packed" not in vars(m) for m in model.modules())
+
+    for m in model[:5]:
+        m.requires_grad_(False)
+    grads = {}
+    for packed in (False, True):
+        x.grad, trainable.weight.grad = None, None
+        with cm.onednn_linears(model, packed_frozen=packed):
+            assert ("_onednn_packed_t" in vars(frozen)) == packed and "_onednn_packed" not in vars(trainable)
+            model(x).square().sum().backward()
+        grads[packed] = (x.grad.clone(), trainable.weight.grad.clone())
+    assert torch.equal(grads[True][0], grads[False][0]) and torch.equal(grads[True][1], grads[False][1])
+
+
+def test_generation_reads_packed_weights_with_the_same_answers(smollm, monkeypatch):
+    assert HFBackend.cpu_packed_weights is True
+    be, _, fmt = load_backend("smollm2-135m", None, "alpaca", False)
+    prompts = [fmt.render(p, "") for p in ("Name a colour.", "How do I kill a Python process?", "Write a haiku about rain.")]
+    seen, real = [], cm.onednn_linear
+    monkeypatch.setattr(cm, "onednn_linear", lambda x, w, b: seen.append(w.is_mkldnn) or real(x, w, b))
+    answers = {}
+    for on in (True, False):
+        monkeypatch.setattr(HFBackend, "cpu_packed_weights", on)
+        answers[on] = [(c.text, c.output_tokens) for c in be.generate(prompts, get_decoding("greedy", 12))]
+        assert seen and all(p == on for p in seen)  # every product read a packed weight, or none did
+        seen.clear()
+    assert answers[True] == answers[False]
+    assert all("_onednn_packed" not in vars(m) for m in be.model.modules())

@@ -50,17 +50,20 @@ def onednn_linear_available() -> bool:
 
 
 class _FrozenLinear(torch.autograd.Function):
-    """y = x W^T + b through oneDNN; backward gives x's gradient only (W and b are frozen)."""
+    """y = x W^T + b through oneDNN; backward gives x's gradient only (W and b are frozen). ``packed`` and
+    ``packed_t``: W and W^T reordered into oneDNN's layout (or None: W as it is)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias):
+    def forward(ctx, x, weight, bias, packed=None, packed_t=None):
         ctx.save_for_backward(weight)
-        return onednn_linear(x, weight, bias)
+        ctx.packed_t = packed_t
+        return onednn_linear(x, weight if packed is None else packed, bias)
 
     @staticmethod
     def backward(ctx, grad):
         (weight,) = ctx.saved_tensors
-        return onednn_linear(grad.contiguous(), weight.t(), None), None, None
+        wt = weight.t() if ctx.packed_t is None else ctx.packed_t
+        return onednn_linear(grad.contiguous(), wt, None), None, None, None, None
 
 
 def _forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,12 +71,13 @@ def _forward(self, x: torch.Tensor) -> torch.Tensor:
     if (x.dtype != torch.float32 or x.device.type != "cpu" or w.dtype != torch.float32 or w.device.type != "cpu"
             or torch.is_autocast_enabled("cpu")):
         return F.linear(x, w, b)
+    packed = vars(self).get("_onednn_packed")
     if torch.is_grad_enabled():
         if w.requires_grad or (b is not None and b.requires_grad):
             return F.linear(x, w, b)  # a trainable layer: autograd's own products, weight gradients included
         if x.requires_grad:
-            return _FrozenLinear.apply(x, w, b)
-    return onednn_linear(x, w, b)
+            return _FrozenLinear.apply(x, w, b, packed, vars(self).get("_onednn_packed_t"))
+    return onednn_linear(x, w if packed is None else packed, b)
 
 
 def _eligible(m: torch.nn.Module) -> bool:
@@ -82,15 +86,55 @@ def _eligible(m: torch.nn.Module) -> bool:
 
 
 @contextlib.contextmanager
-def onednn_linears(model: torch.nn.Module, enabled: bool = True):
+def onednn_linears(model: torch.nn.Module, enabled: bool = True, packed: bool = False, packed_frozen: bool = False):
     """Within the context the model's fp32 CPU ``nn.Linear`` layers run through oneDNN when they are frozen or
     no gradient is being recorded (see the module docstring); a call that must give a weight gradient uses
-    ``F.linear``. Yields how many layers were switched; afterwards they are as before."""
+    ``F.linear``. Packed weights (the same results; a copy of the weights in memory):
+
+    - ``packed``: every layer reads a copy of its weight reordered once, at entry, into oneDNN's blocked
+      layout (generation: no weight may change inside the context);
+    - ``packed_frozen``: the layers whose weight needs no gradient (training LoRA: the base) read packed copies of
+      W, and of W^T for the input gradient (a second copy).
+
+    Yields how many layers were switched; afterwards they are as before."""
     layers = [m for m in model.modules() if _eligible(m)] if enabled and onednn_linear_available() else []
+    packing = bool(layers) and (packed or packed_frozen) and onednn_packing_available()
+    copies: dict[tuple[int, bool], torch.Tensor] = {}  # one copy per weight tensor (a tied weight is packed once)
+
+    def pack(w: torch.Tensor, transposed: bool) -> torch.Tensor:
+        key = (id(w), transposed)
+        if key not in copies:
+            with torch.no_grad():
+                copies[key] = torch.ops.mkldnn._reorder_linear_weight(w.detach().t().contiguous() if transposed
+                                                                      else w.detach(), 64)
+        return copies[key]
+
     for m in layers:
         m.forward = types.MethodType(_forward, m)
+        frozen = packed_frozen and not m.weight.requires_grad
+        if packing and (packed or frozen):
+            m._onednn_packed = pack(m.weight, False)
+        if packing and frozen:
+            m._onednn_packed_t = pack(m.weight, True)
     try:
         yield len(layers)
     finally:
         for m in layers:
             vars(m).pop("forward", None)
+            vars(m).pop("_onednn_packed", None)
+            vars(m).pop("_onednn_packed_t", None)
+
+
+@functools.cache
+def onednn_packing_available() -> bool:
+    """True when oneDNN's weight reorder exists and a packed weight answers exactly like the plain one on a probe."""
+    if not onednn_linear_available():
+        return False
+    try:
+        gen = torch.Generator().manual_seed(0)
+        x, w = torch.randn(5, 16, generator=gen), torch.randn(8, 16, generator=gen)
+        op = torch.ops.mkldnn._linear_pointwise
+        return bool(torch.equal(op(x, torch.ops.mkldnn._reorder_linear_weight(w, 64), None, "none", [], ""),
+                                op(x, w, None, "none", [], "")))
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False

@@ -47,6 +47,7 @@ def is_finished(out: Path) -> bool:
 class SFTRecipe:
     cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
     cpu_onednn = True  # frozen fp32 linear layers on the CPU run through oneDNN, not MKL (models/cpu_matmul.py)
+    cpu_packed_weights = True  # ... frozen ones reading copies of W and W^T packed once into oneDNN's layout
 
     def __init__(self, cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike,
                  data_dir: str | os.PathLike | None = None, resume: bool = False):
@@ -199,7 +200,7 @@ class SFTRecipe:
 
     def train(self) -> None:
         with attention_kernels(self.acc.device.type, self.cudnn_attention), \
-                onednn_linears(self.acc.unwrap_model(self.model), self.cpu_onednn):
+                onednn_linears(self.acc.unwrap_model(self.model), self.cpu_onednn, packed_frozen=self.cpu_packed_weights):
             self._train()
 
     def _train(self) -> None:
