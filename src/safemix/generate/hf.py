@@ -9,6 +9,7 @@ import torch
 from ..formats import PromptFormat
 from ..models.attention import attention_kernels
 from ..models.cpu_matmul import onednn_linears
+from ..models.decode_attention import decoding_attention
 from . import beam
 from .kvcache import new_cache
 from .presets import Decoding
@@ -30,13 +31,18 @@ class HFBackend:
     shared_prefix_min = 8  # a prefix of at least this many tokens that all prompts share runs once (0: never)
     cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
     cpu_onednn = True  # fp32 linear layers on the CPU run through oneDNN, not MKL (models/cpu_matmul.py)
+    cpu_packed_weights = True  # ... reading weights packed once per call into oneDNN's layout (a copy in memory)
     # greedy/sampling: finished rows leave the KV cache once more than this share of its rows has finished (each
     # removal copies the cache; 0: at every step), and the cache grows in place rather than by a copy per step
     finished_rows_kept = 0.1
     growing_cache = True
+    # on the CPU a decoding step's attention runs as two batched products over a cache that keeps its keys
+    # transposed (models/decode_attention.py), not as PyTorch's per-row attention kernel
+    cpu_decode_attention = True
 
     def __init__(self, model, tokenizer, fmt: PromptFormat):
         self.model, self.tok, self.fmt = model.eval(), tokenizer, fmt
+        self._keys_transposed = False  # while generating: the cache keeps keys transposed for decode attention
         self.tok.padding_side = "left"
         eos = model.generation_config.eos_token_id if model.generation_config.eos_token_id is not None else tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id}
@@ -55,7 +61,8 @@ class HFBackend:
 
     def generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
         with torch.inference_mode(), attention_kernels(self.model.device.type, self.cudnn_attention), \
-                onednn_linears(self.model, self.cpu_onednn):
+                onednn_linears(self.model, self.cpu_onednn, self.cpu_packed_weights), \
+                decoding_attention(self.model, self.cpu_decode_attention) as self._keys_transposed:
             return self._generate(prompts, d)
 
     def _generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
@@ -132,7 +139,7 @@ class HFBackend:
         rest = [n - p for n in lengths]
         groups = length_groups(rest, self.prefill_waste)
         if p == 0 and len(groups) == 1:
-            cache = new_cache(room) if room else DynamicCache()
+            cache = new_cache(room, self._keys_transposed) if room else DynamicCache()
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
                              past_key_values=cache, use_cache=True, logits_to_keep=last_position(ids))
             return cache, out.logits[:, -1, :].float(), mask
@@ -169,7 +176,7 @@ class HFBackend:
         for j, (k, v) in enumerate(prefix):
             layers[j][0][:, :, :p] = k
             layers[j][1][:, :, :p] = v
-        cache = new_cache(room) if room else DynamicCache()
+        cache = new_cache(room, self._keys_transposed) if room else DynamicCache()
         for j, (k, v) in enumerate(layers):
             cache.update(k, v, j)
         return cache, logits, torch.cat([mask.new_ones((len(rest), p)), right_aligned(rest, width - p, mask)], 1)

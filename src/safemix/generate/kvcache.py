@@ -1,7 +1,11 @@
 """A KV cache that grows in place: each layer keeps its keys and values in a buffer with room for
 the answer, so a decoding step writes one position instead of copying the whole cache (``cat``);
 the cache is transformers' ``DynamicCache`` with this layer class, everything else unchanged. With a
-transformers that has no ``DynamicLayer`` (4.x), a plain ``DynamicCache``."""
+transformers that has no ``DynamicLayer`` (4.x), a plain ``DynamicCache``.
+
+``keys_transposed``: the keys' buffer is laid out (batch, heads, head_dim, positions), so that
+:func:`safemix.models.decode_attention.decode_attention` multiplies by the transposed keys in place; the
+layer still hands out keys of the usual shape (batch, heads, positions, head_dim), as a strided view."""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ import functools
 import torch
 
 
-def new_cache(room: int):
+def new_cache(room: int, keys_transposed: bool = False):
     from transformers import DynamicCache
 
     cache = DynamicCache()
     layer = _growing_layer()
     if layer is not None and hasattr(cache, "layer_class_to_replicate") and not cache.layers:
-        cache.layer_class_to_replicate = type("GrowingLayer", (layer,), {"room": max(1, room)})
+        cache.layer_class_to_replicate = type("GrowingLayer", (layer,), {"room": max(1, room),
+                                                                         "keys_transposed": keys_transposed})
     return cache
 
 
@@ -29,38 +34,40 @@ def _growing_layer():
 
     class GrowingLayer(DynamicLayer):
         room = 64
+        keys_transposed = False
 
         def update(self, key_states, value_states, *args, **kwargs):
             n = key_states.shape[-2]
-            if not self.is_initialized:
+            first = not self.is_initialized
+            if first:
                 self.device, self.is_initialized, self.used = key_states.device, True, 0
-                self.kbuf, self.vbuf = (_buffer(x, x.shape[-2] + self.room) for x in (key_states, value_states))
+                size = n + self.room
+                self.kbuf, self.vbuf = _buffer(key_states, size, self.keys_transposed), _buffer(value_states, size)
             if self.used + n > self.kbuf.shape[-2]:  # out of room: grow (rare: the room is the answer's length)
                 size = self.used + n + self.room
-                self.kbuf, self.vbuf = (torch.cat([b, _buffer(b, size - b.shape[-2])], dim=-2)
-                                        for b in (self.kbuf, self.vbuf))
+                self.kbuf, self.vbuf = _grown(self.kbuf, size, self.keys_transposed), _grown(self.vbuf, size)
             self.kbuf[:, :, self.used:self.used + n] = key_states
             self.vbuf[:, :, self.used:self.used + n] = value_states
             self.used += n
             self._views()
-            return self.keys, self.values
+            # a prompt pass attends over exactly what it brought: its own (contiguous) tensors
+            return (key_states, value_states) if first else (self.keys, self.values)
 
         def _views(self):
             self.keys, self.values = self.kbuf[:, :, :self.used], self.vbuf[:, :, :self.used]
 
         def batch_repeat_interleave(self, repeats: int) -> None:
-            if self.is_initialized:
-                self.kbuf, self.vbuf = self.kbuf.repeat_interleave(repeats, 0), self.vbuf.repeat_interleave(repeats, 0)
-                self._views()
+            self._pick(lambda x: x.repeat_interleave(repeats, 0))
 
         def batch_select_indices(self, indices: torch.Tensor) -> None:
-            if self.is_initialized:
-                self.kbuf, self.vbuf = self.kbuf[indices], self.vbuf[indices]
-                self._views()
+            self._pick(lambda x: x[indices])
 
         def reorder_cache(self, beam_idx: torch.Tensor) -> None:
+            self._pick(lambda x: x.index_select(0, beam_idx))
+
+        def _pick(self, select) -> None:
             if self.is_initialized:
-                self.kbuf, self.vbuf = self.kbuf.index_select(0, beam_idx), self.vbuf.index_select(0, beam_idx)
+                self.kbuf, self.vbuf = _rows(self.kbuf, select, self.keys_transposed), select(self.vbuf)
                 self._views()
 
         def crop(self, max_length: int) -> None:
@@ -69,5 +76,22 @@ def _growing_layer():
     return GrowingLayer
 
 
-def _buffer(like: torch.Tensor, length: int) -> torch.Tensor:
+def _buffer(like: torch.Tensor, length: int, transposed: bool = False) -> torch.Tensor:
+    """An empty (batch, heads, length, head_dim) buffer; ``transposed``: laid out (batch, heads, head_dim, length)."""
+    if transposed:
+        return like.new_empty((*like.shape[:-2], like.shape[-1], length)).transpose(-1, -2)
     return like.new_empty((*like.shape[:-2], length, like.shape[-1]))
+
+
+def _grown(buf: torch.Tensor, length: int, transposed: bool = False) -> torch.Tensor:
+    """``buf`` with room for ``length`` positions, in the same layout."""
+    out = _buffer(buf, length, transposed)
+    out[:, :, :buf.shape[-2]] = buf
+    return out
+
+
+def _rows(buf: torch.Tensor, select, transposed: bool) -> torch.Tensor:
+    """``select(buf)`` (rows picked along the batch), keeping a transposed buffer transposed."""
+    if transposed:
+        return select(buf.transpose(-1, -2)).contiguous().transpose(-1, -2)
+    return select(buf)
