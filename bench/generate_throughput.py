@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from safemix.data import PAPER_SUITES, load_suite  # noqa: E402
 from safemix.generate import get_decoding, load_backend  # noqa: E402
+from safemix.models.cpu_memory import keep_freed_memory  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _legs import interleaved, machine_limits, roofline, spread, with_levers  # noqa: E402
@@ -137,6 +138,7 @@ def main() -> None:
     ap.add_argument("--without", action="append", choices=sorted(LEVERS), default=[],
                     help="also time safemix with this lever off (repeatable)")
     a = ap.parse_args()
+    keep_freed_memory()  # as the command line does (models/cpu_memory.py)
     suites = [s for s in PAPER_SUITES if s != "I-Alpaca"]
     prompts = [p for s in suites for p in load_suite(s.lower(), a.data_dir).records[:8]][:a.prompts]
     be, _, fmt = load_backend("smollm2-135m", None, "alpaca", False)

@@ -15,7 +15,11 @@ legs: safemix in bf16, and the seed recipe in bf16 (``TrainingArguments(bf16=Tru
 precision), so that bf16 is compared with the seed both as the seed runs here (fp32) and like with
 like (both bf16). bf16's losses should be close to fp32's.
 
-Usage: python bench/train_throughput.py [--data-dir ../shared/data] [--n 200]
+Two lever legs, like with like: safemix with PyTorch's dropout masks (``dropout_masks: torch``) and safemix with the
+frozen base's weights read as they are (``SFTRecipe.cpu_packed_weights`` off). The process keeps freed memory
+for large tensors, as the command line does, unless ``--no-keep-freed-memory``.
+
+Usage: python bench/train_throughput.py [--data-dir ../shared/data] [--n 200] [--lora quickstart] [--no-bf16]
 The last printed line is one JSON object with the figures.
 """
 
@@ -38,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from safemix.data import load_instructions, mix, write_mixtures  # noqa: E402
 from safemix.formats import get_format  # noqa: E402
 from safemix.models import load_causal_lm, load_tokenizer, resolve_model  # noqa: E402
+from safemix.models.cpu_memory import keep_freed_memory  # noqa: E402
 from safemix.train import TrainConfig, encode_all, train  # noqa: E402
+from safemix.train.recipe import SFTRecipe  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _legs import interleaved, machine_limits, roofline, spread  # noqa: E402
@@ -61,11 +67,16 @@ def make_mixture(data_dir: str, n: int, work: Path) -> Path:
     return work / f"k{k}.json"
 
 
-def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false", masks: str = "words") -> tuple[float, list[float]]:
-    t = time.perf_counter()
-    out = train(TrainConfig(progress=False, save_every=10_000, bf16=bf16, dropout_masks=masks, **SAFEMIX_HP), mixture,
-                work / f"safemix{r}-{bf16}-{masks}")
-    dt = time.perf_counter() - t
+def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false", masks: str = "words",
+                packed: bool = True) -> tuple[float, list[float]]:
+    SFTRecipe.cpu_packed_weights = packed
+    try:
+        t = time.perf_counter()
+        out = train(TrainConfig(progress=False, save_every=10_000, bf16=bf16, dropout_masks=masks, **SAFEMIX_HP), mixture,
+                    work / f"safemix{r}-{bf16}-{masks}-{packed}")
+        dt = time.perf_counter() - t
+    finally:
+        SFTRecipe.cpu_packed_weights = True
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     return dt, [x["loss"] for x in log if "loss" in x]
 
@@ -114,7 +125,10 @@ def main() -> None:
     ap.add_argument("--lora", choices=("paper", "quickstart"), default="paper",
                     help="the paper's LoRA (r=8 on q/v) or the quickstart's (r=16 on all seven projections)")
     ap.add_argument("--no-bf16", action="store_true", help="leave out the two bf16 legs")
+    ap.add_argument("--no-keep-freed-memory", action="store_true",
+                    help="large tensors get fresh pages (the command line keeps freed memory: models/cpu_memory.py)")
     a = ap.parse_args()
+    kept = False if a.no_keep_freed_memory else keep_freed_memory()
     if a.lora == "quickstart":
         HP.update(QUICKSTART_LORA)
         SAFEMIX_HP.update(QUICKSTART_LORA)
@@ -127,6 +141,8 @@ def main() -> None:
                             "safemix": lambda r: run_safemix(mixture, work, r),
                             # the dropout-mask lever, like with like: PEFT's nn.Dropout masks (train/dropout.py)
                             "safemix_torch_masks": lambda r: run_safemix(mixture, work, r, masks="torch"),
+                            # the packed-weights lever: the frozen base's W and W^T as they are (models/cpu_matmul.py)
+                            "safemix_plain_weights": lambda r: run_safemix(mixture, work, r, packed=False),
                             **({} if a.no_bf16 else {
                                 "safemix_bf16": lambda r: run_safemix(mixture, work, r, "true"),
                                 "baseline_bf16": lambda r: run_baseline(mixture, work, r, True)})}, a.repeats)
@@ -143,7 +159,7 @@ def main() -> None:
         return roofline(4 * n_params * tokens / best / 1e9,
                         2 * 4 * n_params * math.ceil(a.n / HP["micro_batch_size"]) / best / 1e9, limits)
     figures = {
-        "examples": a.n, "tokens": tokens, "repeats": a.repeats,
+        "examples": a.n, "tokens": tokens, "repeats": a.repeats, "keep_freed_memory": kept,
         "safemix_tokens_per_s": round(tokens / ours_s, 1), "baseline_tokens_per_s": round(tokens / base_s, 1),
         "safemix_seconds": round(ours_s, 1), "baseline_seconds": round(base_s, 1),
         "ratio": spread([b[0] / o[0] for b, o in zip(legs["baseline"], legs["safemix"])]),
@@ -157,6 +173,10 @@ def main() -> None:
                         "words_over_torch": spread([t[0] / o[0] for t, o in zip(legs["safemix_torch_masks"], legs["safemix"])]),
                         "mean_loss": round(statistics.mean(legs["safemix_torch_masks"][-1][1]), 4),
                         "roofline": place(legs["safemix_torch_masks"])},
+        "plain_weights": {"tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["safemix_plain_weights"]), 1),
+                          "packed_over_plain": spread([p[0] / o[0] for p, o in zip(legs["safemix_plain_weights"], legs["safemix"])]),
+                          "mean_loss": round(statistics.mean(legs["safemix_plain_weights"][-1][1]), 4),
+                          "roofline": place(legs["safemix_plain_weights"])},
     }
     if not a.no_bf16:
         figures["bf16"] = {
