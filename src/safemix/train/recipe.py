@@ -47,7 +47,9 @@ def is_finished(out: Path) -> bool:
 class SFTRecipe:
     cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
     cpu_onednn = True  # frozen fp32 linear layers on the CPU run through oneDNN, not MKL (models/cpu_matmul.py)
-    cpu_packed_weights = True  # ... frozen ones reading copies of W and W^T packed once into oneDNN's layout
+    # ... frozen ones reading copies of W and W^T packed once into oneDNN's layout: off, as it trained the
+    # quickstart's LoRA 0.88x as fast (0.80-0.96; bench/train_throughput.py, docs: benchmarks)
+    cpu_packed_weights = False
 
     def __init__(self, cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike,
                  data_dir: str | os.PathLike | None = None, resume: bool = False):
