@@ -24,11 +24,14 @@ and the bf16 answers, with a paired bootstrap 95% CI of the difference (it shoul
 ``--without LEVER`` (repeatable) adds one more interleaved leg: safemix with that lever off
 (``shared-prefix``: the prompt pass runs the prefix every prompt shares once; ``length-groups``: the rest
 of the prompts run in length groups; ``onednn``: linear layers through oneDNN rather than MKL,
-models/cpu_matmul.py), so each lever is measured like with like: safemix's speed over
-that leg, and how many of its answers are the full safemix's.
+models/cpu_matmul.py; ``packed-weights``: their weights packed into oneDNN's layout; ``decode-attention``:
+a decoding step's attention as two batched products, models/decode_attention.py), so each lever is measured
+like with like: safemix's speed over that leg, how many of its answers are the full safemix's, and its
+roofline position (as for the bf16 leg and safemix's own).
 
 Usage: python bench/generate_throughput.py [--data-dir ../shared/data] [--max-new-tokens 64] [--repeats 3]
        [--presets greedy paper] [--without shared-prefix] [--without length-groups] [--without onednn]
+       [--without packed-weights] [--without decode-attention]
 The last printed line is one JSON object with the figures.
 """
 
@@ -73,7 +76,8 @@ def baseline(model, tok, prompts: list[str], d) -> tuple[list[str], list[str], i
     return outs, seed_outs, tokens
 
 
-LEVERS = {"shared-prefix": {"shared_prefix_min": 0}, "length-groups": {"prefill_waste": 0}, "onednn": {"cpu_onednn": False}}
+LEVERS = {"shared-prefix": {"shared_prefix_min": 0}, "length-groups": {"prefill_waste": 0}, "onednn": {"cpu_onednn": False},
+          "packed-weights": {"cpu_packed_weights": False}, "decode-attention": {"cpu_decode_attention": False}}
 
 
 def without(backend, lever: str):
@@ -92,18 +96,27 @@ def same_count(a: list[str], b: list[str]) -> str:
     return f"{sum(x == y for x, y in zip(a, b))}/{len(a)}"
 
 
-def lever_figures(preset: str, levers: list[str], exact: list[str], legs: dict) -> dict:
+def leg_roofline(legs: dict, name: str, n_params: int, batch: int, limits: dict, weight_bytes: int = 4) -> dict:
+    """A safemix-style leg's roofline position from its fastest repeat: flops 2 x parameters per generated token;
+    bytes: every weight read once per decoding step of ``batch`` rows (``weight_bytes`` each: 2 in bf16)."""
+    best = min(x[0] for x in legs[name])
+    tokens = sum(c.output_tokens for c in legs[name][-1][1].values())
+    return roofline(2 * n_params * tokens / best / 1e9, weight_bytes * n_params * tokens / batch / best / 1e9, limits)
+
+
+def lever_figures(preset: str, levers: list[str], exact: list[str], legs: dict, place) -> dict:
     _, exact_tps = leg_answers(legs, "safemix", len(exact))
     out = {}
     for lever in levers:
         outs, tps = leg_answers(legs, f"without_{lever}", len(exact))
         out[f"{preset}_without_{lever}"] = {"tokens_per_s": round(statistics.median(tps), 1),
                                             "safemix_over_it": spread([e / w for e, w in zip(exact_tps, tps)]),
-                                            "same_answers": same_count(exact, outs)}
+                                            "same_answers": same_count(exact, outs),
+                                            "roofline": place(f"without_{lever}")}
     return out
 
 
-def bf16_figures(preset: str, prompts, exact: list[str], legs: dict, base_tokens: int, data_dir: str) -> dict:
+def bf16_figures(preset: str, prompts, exact: list[str], legs: dict, base_tokens: int, data_dir: str, place) -> dict:
     """The opt-in bf16 leg: speed against the seed and the exact mode, identical answers, judged agreement."""
     from safemix.judge import get_judge
     from safemix.judge.base import COMPLIANCE
@@ -121,6 +134,8 @@ def bf16_figures(preset: str, prompts, exact: list[str], legs: dict, base_tokens
         f"ratio_{preset}_bf16": spread([f / b for f, b in zip(fast_tps, base_tps)]),
         f"{preset}_bf16_over_exact": spread([f / e for f, e in zip(fast_tps, exact_tps)]),
         f"{preset}_bf16_same_as_exact": same_count(exact, fast_out),
+        # bf16 weights (2 bytes); the share of peak is of the fp32 peak (bf16 products can pass it)
+        f"{preset}_bf16_roofline": place("safemix_bf16", weight_bytes=2),
         f"{preset}_bf16_refusal_rate": {"exact": round(statistics.mean(refused["exact"]), 3),
                                          "bf16": round(statistics.mean(refused["bf16"]), 3),
                                          "difference_ci95": [round(lo, 3), round(hi, 3)], "within_ci": lo <= 0 <= hi},
@@ -198,8 +213,10 @@ def main() -> None:
             # the seed keeps only the text between the first and second "### Response:"
             f"{preset}_seed_split_truncated": sum(x != y for x, y in zip(base_out, seed_out)),
         })
-        figures.update(bf16_figures(preset, prompts, our_out, legs, base_tokens, a.data_dir))
-        figures.update(lever_figures(preset, a.without, our_out, legs))
+        def place(name: str, weight_bytes: int = 4) -> dict:
+            return leg_roofline(legs, name, n_params, min(a.batch_size, len(texts)), limits, weight_bytes)
+        figures.update(bf16_figures(preset, prompts, our_out, legs, base_tokens, a.data_dir, place))
+        figures.update(lever_figures(preset, a.without, our_out, legs, place))
         print(f"{preset}: ratio median {figures[f'ratio_{preset}']['median']} (min {min(ratios):.2f}, max {max(ratios):.2f}), "
               f"same outputs {same}/{len(texts)}", flush=True)
     figures["same_outputs"] = same_all
