@@ -172,3 +172,13 @@ def test_generation_reads_packed_weights_with_the_same_answers(smollm, monkeypat
         seen.clear()
     assert answers[True] == answers[False]
     assert all("_onednn_packed" not in vars(m) for m in be.model.modules())
+
+
+def test_nothing_is_packed_above_the_size_limit(monkeypatch):
+    lin = torch.nn.Linear(64, 48)
+    with cm.onednn_linears(lin, packed=True):
+        assert "_onednn_packed" in vars(lin)
+    monkeypatch.setattr(cm, "PACK_MAX_BYTES", lin.weight.numel() * 4 - 1)  # one byte short of the weight
+    with torch.inference_mode(), cm.onednn_linears(lin, packed=True, packed_frozen=True) as n:
+        assert n == 1 and "_onednn_packed" not in vars(lin)  # still through oneDNN, from the weight as it is
+        torch.testing.assert_close(lin(torch.ones(2, 64)), torch.nn.functional.linear(torch.ones(2, 64), lin.weight, lin.bias))

@@ -80,6 +80,9 @@ def _forward(self, x: torch.Tensor) -> torch.Tensor:
     return onednn_linear(x, w if packed is None else packed, b)
 
 
+PACK_MAX_BYTES = 4 * 2 ** 30  # packed copies only for models whose fp32 linear weights take at most 4 GiB
+
+
 def _eligible(m: torch.nn.Module) -> bool:
     return (type(m) is torch.nn.Linear and "forward" not in vars(m)
             and m.weight.device.type == "cpu" and m.weight.dtype == torch.float32)
@@ -96,9 +99,12 @@ def onednn_linears(model: torch.nn.Module, enabled: bool = True, packed: bool = 
     - ``packed_frozen``: the layers whose weight needs no gradient (training LoRA: the base) read packed copies of
       W, and of W^T for the input gradient (a second copy).
 
-    Yields how many layers were switched; afterwards they are as before."""
+    Nothing is packed when the layers' weights take more than :data:`PACK_MAX_BYTES` (the copy would double
+    a large model's memory). Yields how many layers were switched; afterwards they are as before."""
     layers = [m for m in model.modules() if _eligible(m)] if enabled and onednn_linear_available() else []
-    packing = bool(layers) and (packed or packed_frozen) and onednn_packing_available()
+    weights = {id(m.weight): m.weight for m in layers}.values()
+    packing = (bool(layers) and (packed or packed_frozen) and onednn_packing_available()
+               and sum(w.numel() * w.element_size() for w in weights) <= PACK_MAX_BYTES)
     copies: dict[tuple[int, bool], torch.Tensor] = {}  # one copy per weight tensor (a tied weight is packed once)
 
     def pack(w: torch.Tensor, transposed: bool) -> torch.Tensor:
