@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import torch
 
 from ..formats import PromptFormat
+from ..models import decode_attention
 from ..models.attention import attention_kernels
 from ..models.cpu_matmul import onednn_linears
-from ..models.decode_attention import decoding_attention
 from . import beam
 from .kvcache import new_cache
 from .presets import Decoding
@@ -42,7 +42,6 @@ class HFBackend:
 
     def __init__(self, model, tokenizer, fmt: PromptFormat):
         self.model, self.tok, self.fmt = model.eval(), tokenizer, fmt
-        self._keys_transposed = False  # while generating: the cache keeps keys transposed for decode attention
         self.tok.padding_side = "left"
         eos = model.generation_config.eos_token_id if model.generation_config.eos_token_id is not None else tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id}
@@ -62,7 +61,7 @@ class HFBackend:
     def generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
         with torch.inference_mode(), attention_kernels(self.model.device.type, self.cudnn_attention), \
                 onednn_linears(self.model, self.cpu_onednn, self.cpu_packed_weights), \
-                decoding_attention(self.model, self.cpu_decode_attention) as self._keys_transposed:
+                decode_attention.decoding_attention(self.model, self.cpu_decode_attention):
             return self._generate(prompts, d)
 
     def _generate(self, prompts: list[str], d: Decoding) -> list[Completion]:
@@ -133,13 +132,14 @@ class HFBackend:
         transformers' cache, which copies itself at every step, cost ~50 ms more of a ~420 ms step)."""
         from transformers import DynamicCache
 
+        keys_transposed = decode_attention.in_use(self.model)  # the decoding attention reads keys transposed
         lengths = mask.sum(1).tolist()
         p = shared_prefix(ids, lengths) if len(lengths) > 1 and self.shared_prefix_min else 0
         p = p if p >= self.shared_prefix_min else 0
         rest = [n - p for n in lengths]
         groups = length_groups(rest, self.prefill_waste)
         if p == 0 and len(groups) == 1:
-            cache = new_cache(room, self._keys_transposed) if room else DynamicCache()
+            cache = new_cache(room, keys_transposed) if room else DynamicCache()
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
                              past_key_values=cache, use_cache=True, logits_to_keep=last_position(ids))
             return cache, out.logits[:, -1, :].float(), mask
@@ -176,7 +176,7 @@ class HFBackend:
         for j, (k, v) in enumerate(prefix):
             layers[j][0][:, :, :p] = k
             layers[j][1][:, :, :p] = v
-        cache = new_cache(room, self._keys_transposed) if room else DynamicCache()
+        cache = new_cache(room, keys_transposed) if room else DynamicCache()
         for j, (k, v) in enumerate(layers):
             cache.update(k, v, j)
         return cache, logits, torch.cat([mask.new_ones((len(rest), p)), right_aligned(rest, width - p, mask)], 1)

@@ -57,6 +57,11 @@ def register() -> str:
     return NAME
 
 
+def in_use(model: torch.nn.Module) -> bool:
+    """True while :func:`decoding_attention` has the model decode with :func:`decode_attention`."""
+    return any(getattr(c, "_attn_implementation", None) == NAME for c in _configs(model))
+
+
 @contextlib.contextmanager
 def decoding_attention(model: torch.nn.Module, enabled: bool = True):
     """Within the context a CPU model whose attention is transformers' ``sdpa`` decodes with
@@ -79,10 +84,8 @@ def _configs(model: torch.nn.Module) -> list:
     """The model's config and its sub-configs (a multimodal model's text config), each once."""
     seen: dict[int, object] = {}
     for m in model.modules():
-        c = getattr(m, "config", None)
-        if c is not None and id(c) not in seen:
-            seen[id(c)] = c
-            for sub in (getattr(c, "text_config", None),):
-                if sub is not None:
-                    seen.setdefault(id(sub), sub)
+        top = getattr(m, "config", None)
+        for c in (top, getattr(top, "text_config", None)):
+            if c is not None:
+                seen.setdefault(id(c), c)
     return list(seen.values())
