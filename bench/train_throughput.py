@@ -68,15 +68,15 @@ def make_mixture(data_dir: str, n: int, work: Path) -> Path:
 
 
 def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false", masks: str = "words",
-                packed: bool = False) -> tuple[float, list[float]]:
-    SFTRecipe.cpu_packed_weights = packed
+                packed: bool = SFTRecipe.cpu_packed_weights) -> tuple[float, list[float]]:
+    default, SFTRecipe.cpu_packed_weights = SFTRecipe.cpu_packed_weights, packed
     try:
         t = time.perf_counter()
         out = train(TrainConfig(progress=False, save_every=10_000, bf16=bf16, dropout_masks=masks, **SAFEMIX_HP), mixture,
                     work / f"safemix{r}-{bf16}-{masks}-{packed}")
         dt = time.perf_counter() - t
     finally:
-        SFTRecipe.cpu_packed_weights = False
+        SFTRecipe.cpu_packed_weights = default
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     return dt, [x["loss"] for x in log if "loss" in x]
 
@@ -159,6 +159,15 @@ def main() -> None:
         best = min(x[0] for x in runs)
         return roofline(4 * n_params * tokens / best / 1e9,
                         2 * 4 * n_params * math.ceil(a.n / HP["micro_batch_size"]) / best / 1e9, limits)
+
+    def lever(leg: str, ratio: str, lever_is_safemix_default: bool) -> dict:
+        """A lever leg beside safemix's: its speed, the speed ratio named ``ratio`` (the default's setting over the
+        other), its mean loss and roofline position."""
+        runs = legs[leg]
+        default_over = [x[0] / o[0] for x, o in zip(runs, legs["safemix"])]  # safemix's speed over the leg's
+        return {"tokens_per_s": round(tokens / statistics.median(x[0] for x in runs), 1),
+                ratio: spread(default_over if lever_is_safemix_default else [1 / r for r in default_over]),
+                "mean_loss": round(statistics.mean(runs[-1][1]), 4), "roofline": place(runs)}
     figures = {
         "examples": a.n, "tokens": tokens, "repeats": a.repeats, "keep_freed_memory": kept,
         "safemix_tokens_per_s": round(tokens / ours_s, 1), "baseline_tokens_per_s": round(tokens / base_s, 1),
@@ -170,14 +179,8 @@ def main() -> None:
         "baseline_roofline": place(legs["baseline"]),
         **loss_figures(legs, "safemix", "baseline"),
         "lora": a.lora,
-        "torch_masks": {"tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["safemix_torch_masks"]), 1),
-                        "words_over_torch": spread([t[0] / o[0] for t, o in zip(legs["safemix_torch_masks"], legs["safemix"])]),
-                        "mean_loss": round(statistics.mean(legs["safemix_torch_masks"][-1][1]), 4),
-                        "roofline": place(legs["safemix_torch_masks"])},
-        "packed_weights": {"tokens_per_s": round(tokens / statistics.median(x[0] for x in legs["safemix_packed_weights"]), 1),
-                           "packed_over_plain": spread([o[0] / p[0] for p, o in zip(legs["safemix_packed_weights"], legs["safemix"])]),
-                           "mean_loss": round(statistics.mean(legs["safemix_packed_weights"][-1][1]), 4),
-                           "roofline": place(legs["safemix_packed_weights"])},
+        "torch_masks": lever("safemix_torch_masks", "words_over_torch", True),
+        "packed_weights": lever("safemix_packed_weights", "packed_over_plain", False),
     }
     if not a.no_bf16:
         figures["bf16"] = {
