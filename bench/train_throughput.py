@@ -15,8 +15,9 @@ legs: safemix in bf16, and the seed recipe in bf16 (``TrainingArguments(bf16=Tru
 precision), so that bf16 is compared with the seed both as the seed runs here (fp32) and like with
 like (both bf16). bf16's losses should be close to fp32's.
 
-Two lever legs, like with like: safemix with PyTorch's dropout masks (``dropout_masks: torch``) and safemix with the
-frozen base's weights packed into oneDNN's layout (``SFTRecipe.cpu_packed_weights``, off by default). The process keeps freed memory
+Three lever legs, like with like: safemix with PyTorch's dropout masks (``dropout_masks: torch``), safemix with the
+frozen base's weights packed into oneDNN's layout (``SFTRecipe.cpu_packed_weights``, off by default), and safemix with
+PEFT's own LoRA layers instead of its fused ones (``SFTRecipe.cpu_fused_lora``). The process keeps freed memory
 for large tensors, as the command line does, unless ``--no-keep-freed-memory``.
 
 Usage: python bench/train_throughput.py [--data-dir ../shared/data] [--n 200] [--lora quickstart] [--no-bf16]
@@ -68,15 +69,20 @@ def make_mixture(data_dir: str, n: int, work: Path) -> Path:
 
 
 def run_safemix(mixture: Path, work: Path, r: int = 0, bf16: str = "false", masks: str = "words",
-                packed: bool = SFTRecipe.cpu_packed_weights) -> tuple[float, list[float]]:
-    default, SFTRecipe.cpu_packed_weights = SFTRecipe.cpu_packed_weights, packed
+                **levers: bool) -> tuple[float, list[float]]:
+    """One safemix training; ``levers``: SFTRecipe class attributes set for this run only (e.g. cpu_fused_lora=False)."""
+    defaults = {name: getattr(SFTRecipe, name) for name in levers}
+    for name, value in levers.items():
+        setattr(SFTRecipe, name, value)
+    tag = "".join(f"-{k}={v}" for k, v in sorted(levers.items()))
     try:
         t = time.perf_counter()
         out = train(TrainConfig(progress=False, save_every=10_000, bf16=bf16, dropout_masks=masks, **SAFEMIX_HP), mixture,
-                    work / f"safemix{r}-{bf16}-{masks}-{packed}")
+                    work / f"safemix{r}-{bf16}-{masks}{tag}")
         dt = time.perf_counter() - t
     finally:
-        SFTRecipe.cpu_packed_weights = default
+        for name, value in defaults.items():
+            setattr(SFTRecipe, name, value)
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     return dt, [x["loss"] for x in log if "loss" in x]
 
@@ -143,7 +149,9 @@ def main() -> None:
                             "safemix_torch_masks": lambda r: run_safemix(mixture, work, r, masks="torch"),
                             # the packed-weights lever (off by default): the frozen base's W and W^T packed
                             # into oneDNN's layout (models/cpu_matmul.py)
-                            "safemix_packed_weights": lambda r: run_safemix(mixture, work, r, packed=True),
+                            "safemix_packed_weights": lambda r: run_safemix(mixture, work, r, cpu_packed_weights=True),
+                            # the fused-LoRA lever: PEFT's own LoRA forward and backward (train/fused_lora.py)
+                            "safemix_unfused_lora": lambda r: run_safemix(mixture, work, r, cpu_fused_lora=False),
                             **({} if a.no_bf16 else {
                                 "safemix_bf16": lambda r: run_safemix(mixture, work, r, "true"),
                                 "baseline_bf16": lambda r: run_baseline(mixture, work, r, True)})}, a.repeats)
@@ -181,6 +189,7 @@ def main() -> None:
         "lora": a.lora,
         "torch_masks": lever("safemix_torch_masks", "words_over_torch", True),
         "packed_weights": lever("safemix_packed_weights", "packed_over_plain", False),
+        "unfused_lora": lever("safemix_unfused_lora", "fused_over_unfused", True),
     }
     if not a.no_bf16:
         figures["bf16"] = {

@@ -49,3 +49,16 @@ def test_peft_dropouts_are_swapped_and_the_choice_is_in_the_step_key(smollm):
     words, torch_masks = TrainConfig().result_fields(), TrainConfig(dropout_masks="torch").result_fields()
     assert words["dropout_masks"] == "words" and words != torch_masks
     assert "dropout_masks" not in torch_masks  # PEFT's masks: the key a training had before the choice existed
+
+
+def test_masks_come_from_the_same_words_as_randint_and_keep_is_their_complement():
+    from safemix.train.dropout import keep_mask
+
+    shape = torch.Size([37, 11])
+    torch.manual_seed(7)
+    words = torch.randint(-2 ** 63, 2 ** 63 - 1, ((shape.numel() + 3) // 4,), dtype=torch.int64)
+    expected = (words.view(torch.int16)[:shape.numel()] < drop_threshold(0.3)).view(shape)
+    torch.manual_seed(7)
+    assert torch.equal(word_mask(shape, 0.3, "cpu"), expected)  # the masks trainings drew before
+    torch.manual_seed(7)
+    assert torch.equal(keep_mask(shape, 0.3, "cpu"), ~expected)

@@ -34,6 +34,7 @@ from .batches import collate, label_tokens, plan_epoch
 from .checkpoint import CorruptCheckpoint, find_checkpoint, load_checkpoint, save_checkpoint, save_tensors, trainable_state
 from .config import TrainConfig
 from .dropout import use_word_dropout
+from .fused_lora import fused_lora
 from .examples import IGNORE, encode_all
 from .progress import Progress
 
@@ -50,6 +51,8 @@ class SFTRecipe:
     # ... frozen ones reading copies of W and W^T packed once into oneDNN's layout: off, as it trained the
     # quickstart's LoRA 0.88x as fast (0.80-0.96; bench/train_throughput.py, docs: benchmarks)
     cpu_packed_weights = False
+    # PEFT's LoRA layers on the CPU as one autograd function each, with fewer passes over activations (train/fused_lora.py)
+    cpu_fused_lora = True
 
     def __init__(self, cfg: TrainConfig, data: str | os.PathLike, out: str | os.PathLike,
                  data_dir: str | os.PathLike | None = None, resume: bool = False):
@@ -202,7 +205,8 @@ class SFTRecipe:
 
     def train(self) -> None:
         with attention_kernels(self.acc.device.type, self.cudnn_attention), \
-                onednn_linears(self.acc.unwrap_model(self.model), self.cpu_onednn, packed_frozen=self.cpu_packed_weights):
+                onednn_linears(self.acc.unwrap_model(self.model), self.cpu_onednn, packed_frozen=self.cpu_packed_weights), \
+                fused_lora(self.acc.unwrap_model(self.model), self.cpu_fused_lora):
             self._train()
 
     def _train(self) -> None:
