@@ -34,8 +34,8 @@ from .batches import collate, label_tokens, plan_epoch
 from .checkpoint import CorruptCheckpoint, find_checkpoint, load_checkpoint, save_checkpoint, save_tensors, trainable_state
 from .config import TrainConfig
 from .dropout import use_word_dropout
-from .fused_lora import fused_lora
 from .examples import IGNORE, encode_all
+from .fused_lora import fused_lora
 from .progress import Progress
 
 MANIFEST = TRAIN_MANIFEST
