@@ -102,3 +102,18 @@ def test_the_function_is_lora_arithmetic():
     want = torch.autograd.grad(expected, (x, a, bb), g)
     for u, v in zip(got, want):
         assert torch.allclose(u, v, atol=1e-5)
+
+
+def test_fused_layers_read_the_base_weights_packed_by_onednn_linears(lora_model):
+    from safemix.models.cpu_matmul import onednn_linears, onednn_packing_available
+
+    if not onednn_packing_available():
+        pytest.skip("this PyTorch cannot pack weights for oneDNN")
+    model, batch = lora_model
+    model.train()
+    with onednn_linears(model), fused_lora(model):
+        loss, grads = _loss_and_grads(model, batch, seed=6)
+    with onednn_linears(model, packed_frozen=True), fused_lora(model):
+        assert any("_onednn_packed_t" in vars(m.base_layer) for m in model.modules() if hasattr(m, "base_layer"))
+        loss_packed, grads_packed = _loss_and_grads(model, batch, seed=6)
+    assert torch.equal(loss, loss_packed) and all(torch.equal(grads[n], grads_packed[n]) for n in grads)

@@ -15,7 +15,8 @@ The masks are :mod:`safemix.train.dropout`'s, drawn in the same order from the s
 adapter trained either way is the same up to rounding (the scale is applied at another point, products
 sum in another order: relative differences of about 1e-6; tested). Only plain LoRA layers are fused: one
 active adapter, no DoRA or other variant, fp32 on the CPU outside autocast, dropout ``WordDropout`` or
-none. Any other layer or call runs PEFT's own forward.
+none. Any other layer or call runs PEFT's own forward. Where :func:`safemix.models.cpu_matmul.onednn_linears` has
+packed the base's weights, the base's products read the packed copies.
 """
 
 from __future__ import annotations
@@ -40,15 +41,18 @@ class FusedLoRA(torch.autograd.Function):
     """``x W^T + b + scaling * B A dropout_p(x)`` for 2-D ``x``; gradients for x, A and B (W and b frozen)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, lora_a, lora_b, scaling: float, p: float):
-        y = onednn_linear(x, weight, bias) if onednn_linear_available() else torch.nn.functional.linear(x, weight, bias)
+    def forward(ctx, x, weight, bias, lora_a, lora_b, scaling: float, p: float, packed=None, packed_t=None):
+        if packed is not None:  # W (and W^T, for the backward) packed into oneDNN's layout (models/cpu_matmul.py)
+            y = onednn_linear(x, packed, bias)
+        else:
+            y = onednn_linear(x, weight, bias) if onednn_linear_available() else torch.nn.functional.linear(x, weight, bias)
         keep = keep_mask(x.shape, p, x.device) if p > 0 else None
         xd = x if keep is None else x * keep
         s = scaling / (1 - p)
         h = _mm(xd, lora_a.t())
         y.addmm_(h, lora_b.t(), alpha=s)
         ctx.save_for_backward(weight, lora_a, lora_b, xd, h, keep)
-        ctx.s = s
+        ctx.s, ctx.packed_t = s, packed_t
         return y
 
     @staticmethod
@@ -60,10 +64,10 @@ class FusedLoRA(torch.autograd.Function):
         g_a = _mm(gh.t(), xd) if ctx.needs_input_grad[3] else None
         gx = None
         if ctx.needs_input_grad[0]:
-            gx = _mm(gy, weight)
+            gx = _mm(gy, weight) if ctx.packed_t is None else onednn_linear(gy, ctx.packed_t, None)
             lora = _mm(gh, lora_a)
             gx.add_(lora if keep is None else lora.mul_(keep))
-        return gx, None, None, g_a, g_b, None, None
+        return gx, None, None, g_a, g_b, None, None, None, None
 
 
 def _plain_parts(layer) -> tuple | None:
@@ -97,7 +101,8 @@ def _forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
     if not self.training:
         p = 0.0
     flat = x.reshape(-1, x.shape[-1])
-    y = FusedLoRA.apply(flat, weight, bias, a, b, scaling, p)
+    packs = vars(self.base_layer)
+    y = FusedLoRA.apply(flat, weight, bias, a, b, scaling, p, packs.get("_onednn_packed"), packs.get("_onednn_packed_t"))
     return y.view(*x.shape[:-1], y.shape[-1])
 
 
