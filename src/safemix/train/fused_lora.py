@@ -42,10 +42,9 @@ class FusedLoRA(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, lora_a, lora_b, scaling: float, p: float, packed=None, packed_t=None):
-        if packed is not None:  # W (and W^T, for the backward) packed into oneDNN's layout (models/cpu_matmul.py)
-            y = onednn_linear(x, packed, bias)
-        else:
-            y = onednn_linear(x, weight, bias) if onednn_linear_available() else torch.nn.functional.linear(x, weight, bias)
+        # packed: W (and packed_t: W^T, for the backward) in oneDNN's layout, made only where oneDNN answers
+        y = (onednn_linear(x, weight if packed is None else packed, bias) if onednn_linear_available()
+             else torch.nn.functional.linear(x, weight, bias))
         keep = keep_mask(x.shape, p, x.device) if p > 0 else None
         xd = x if keep is None else x * keep
         s = scaling / (1 - p)
