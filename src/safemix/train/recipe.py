@@ -48,8 +48,8 @@ def is_finished(out: Path) -> bool:
 class SFTRecipe:
     cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
     cpu_onednn = True  # frozen fp32 linear layers on the CPU run through oneDNN, not MKL (models/cpu_matmul.py)
-    # ... frozen ones reading copies of W and W^T packed once into oneDNN's layout: off, as it trained the
-    # quickstart's LoRA 0.88x as fast (0.80-0.96; bench/train_throughput.py, docs: benchmarks)
+    # ... frozen ones reading copies of W and W^T packed once into oneDNN's layout: off; one bench run each way
+    # (0.88x with PEFT's layers, 1.07x with the fused ones; bench/train_throughput.py, docs: benchmarks)
     cpu_packed_weights = False
     # PEFT's LoRA layers on the CPU as one autograd function each, with fewer passes over activations (train/fused_lora.py)
     cpu_fused_lora = True
