@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch import nn
 
+from safemix.models.cpu_matmul import onednn_linear_available
 from safemix.train.dropout import use_word_dropout
 from safemix.train.fused_lora import FusedLoRA, fused_lora
 
@@ -88,13 +89,15 @@ def test_layers_it_cannot_fuse_run_peft_forward_unchanged(smollm):
         assert switched == 0
 
 
-def test_the_function_is_lora_arithmetic():
+@pytest.mark.parametrize("onednn", [False, pytest.param(True, marks=pytest.mark.skipif(
+    not onednn_linear_available(), reason="this PyTorch has no oneDNN linear op"))])
+def test_the_function_is_lora_arithmetic(onednn):
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(6, 8, generator=gen, requires_grad=True)
     w, b = torch.randn(5, 8, generator=gen), torch.randn(5, generator=gen)
     a = torch.randn(2, 8, generator=gen, requires_grad=True)
     bb = torch.randn(5, 2, generator=gen, requires_grad=True)
-    y = FusedLoRA.apply(x, w, b, a, bb, 0.5, 0.0)
+    y = FusedLoRA.apply(x, w, b, a, bb, 0.5, 0.0, onednn)
     expected = x @ w.t() + b + 0.5 * (x @ a.t()) @ bb.t()
     assert torch.allclose(y, expected, atol=1e-5)
     g = torch.randn(6, 5, generator=gen)
@@ -117,3 +120,27 @@ def test_fused_layers_read_the_base_weights_packed_by_onednn_linears(lora_model)
         assert any("_onednn_packed_t" in vars(m.base_layer) for m in model.modules() if hasattr(m, "base_layer"))
         loss_packed, grads_packed = _loss_and_grads(model, batch, seed=6)
     assert torch.equal(loss, loss_packed) and all(torch.equal(grads[n], grads_packed[n]) for n in grads)
+
+
+def _onednn_calls(fn) -> int:
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(e.count for e in prof.key_averages() if "linear_pointwise" in e.key)
+
+
+def test_onednn_off_keeps_the_fused_layers_on_pytorchs_products(lora_model):
+    if not onednn_linear_available():
+        pytest.skip("this PyTorch has no oneDNN linear op: the fused layers use PyTorch's products anyway")
+    model, batch = lora_model
+    model.train()
+    loss_peft, grads_peft = _loss_and_grads(model, batch, seed=8)
+    with fused_lora(model, onednn=False):
+        assert _onednn_calls(lambda: _loss_and_grads(model, batch, seed=8)) == 0
+        loss, grads = _loss_and_grads(model, batch, seed=8)
+    with fused_lora(model):
+        assert _onednn_calls(lambda: _loss_and_grads(model, batch, seed=8)) > 0
+    assert torch.allclose(loss, loss_peft, rtol=1e-5)
+    for name, g in grads_peft.items():
+        assert torch.allclose(grads[name], g, rtol=1e-3, atol=1e-5 * g.abs().max()), name

@@ -47,7 +47,9 @@ def is_finished(out: Path) -> bool:
 
 class SFTRecipe:
     cudnn_attention = False  # a GPU's attention stays off cuDNN's kernels (models/attention.py)
-    cpu_onednn = True  # frozen fp32 linear layers on the CPU run through oneDNN, not MKL (models/cpu_matmul.py)
+    # frozen fp32 linear layers on the CPU, and the fused LoRA layers' products, run through oneDNN, not MKL
+    # (models/cpu_matmul.py, train/fused_lora.py)
+    cpu_onednn = True
     # ... frozen ones reading copies of W and W^T packed once into oneDNN's layout: off; one bench run each way
     # (0.88x with PEFT's layers, 1.07x with the fused ones; bench/train_throughput.py, docs: benchmarks)
     cpu_packed_weights = False
@@ -206,7 +208,7 @@ class SFTRecipe:
     def train(self) -> None:
         with attention_kernels(self.acc.device.type, self.cudnn_attention), \
                 onednn_linears(self.acc.unwrap_model(self.model), self.cpu_onednn, packed_frozen=self.cpu_packed_weights), \
-                fused_lora(self.acc.unwrap_model(self.model), self.cpu_fused_lora):
+                fused_lora(self.acc.unwrap_model(self.model), self.cpu_fused_lora, onednn=self.cpu_onednn):
             self._train()
 
     def _train(self) -> None:
