@@ -107,13 +107,14 @@ def test_sft_and_dpo_side_by_side(config, tmp_path, shared_data):
 
 def test_cluster_jobs_run_the_shared_k0_points_first(config, tmp_path):
     """On SLURM or Ray each point is a job: the DPO arm of k=4 builds on k=0's model, so k=0's jobs go first
-    (a job never finds its input being made by another); a sweep without k=0 has its smallest point make it."""
+    (a job never finds its input being made by another); a sweep without k=0 has its smallest point make it.
+    Within a wave the largest k goes first (the longest training)."""
     from safemix.run.runner import point_waves
 
     doc = yaml.safe_load(config.read_text())
     doc["seeds"], doc["data"]["k"] = [1, 2], [0, 4, 8]
-    assert point_waves(plan(RunConfig(**doc), tmp_path), [0, 4, 8]) == [[(0, 1), (0, 2)], [(4, 1), (4, 2), (8, 1), (8, 2)]]
+    assert point_waves(plan(RunConfig(**doc), tmp_path), [0, 4, 8]) == [[(0, 1), (0, 2)], [(8, 1), (8, 2), (4, 1), (4, 2)]]
     doc["data"]["k"] = [4, 8]
     assert point_waves(plan(RunConfig(**doc), tmp_path), [4, 8]) == [[(4, 1), (4, 2)], [(8, 1), (8, 2)]]
     del doc["dpo"]
-    assert point_waves(plan(RunConfig(**doc), tmp_path), [4, 8]) == [[(4, 1), (4, 2), (8, 1), (8, 2)]]
+    assert point_waves(plan(RunConfig(**doc), tmp_path), [4, 8]) == [[(8, 1), (8, 2), (4, 1), (4, 2)]]

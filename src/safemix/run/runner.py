@@ -312,7 +312,9 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
 def point_waves(steps: list[Step], ks: list[int]) -> list[list[tuple[int, int]]]:
     """The (k, seed) points with unfinished steps, as job waves: first the points whose jobs make a step that
     another point's steps build on (the k=0 model the DPO arm starts from), then the rest, so that no job
-    finds its input being made by another job. One wave where no point needs another's step."""
+    finds its input being made by another job. One wave where no point needs another's step. Within a wave the
+    largest k comes first: its mixture is the largest, so its training the longest, and an engine with fewer
+    workers than points (a local Ray) starts it first rather than leaving it to run alone at the end."""
     todo = sorted({(s.k, s.seed) for s in steps if not s.done and s.k in ks})  # a job runs a point of the sweep
     first: set[tuple[int, int]] = set()
     for s in steps:
@@ -324,7 +326,7 @@ def point_waves(steps: list[Step], ks: list[int]) -> list[list[tuple[int, int]]]
                 first.add((a.k, a.seed) if a.k in ks else min(p for p in todo if p[1] == a.seed))
             a = a.parent
     waves = [sorted(first), [p for p in todo if p not in first]]
-    return [w for w in waves if w]
+    return [sorted(w, key=lambda p: (-p[0], p[1])) for w in waves if w]
 
 
 def _cards(cfg: RunConfig, run_dir: Path) -> None:
