@@ -45,3 +45,27 @@ def test_a_damaged_converted_model_is_rebuilt_on_use(smollm, tmp_path, monkeypat
     import filecmp
 
     assert filecmp.cmp(folder / "model.safetensors", f"{ref.path}/model.safetensors", shallow=False)
+
+
+@pytest.mark.slow
+def test_the_conversion_parsing_the_gguf_once_gives_transformers_own_weights(smollm):
+    """materialise() keeps gguf's parsed file and name maps while transformers loads it (three parses and 397 maps
+    otherwise): the converted weights must equal those of transformers' own loading, bit for bit."""
+    import gguf
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    ref, _ = smollm
+    src = builtin.gguf_path(builtin.BUILTINS["smollm2-135m"])
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    plain = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name).state_dict()
+    converted = load_file(f"{ref.path}/model.safetensors")
+    with builtin.gguf_parsed_once():
+        assert gguf.GGUFReader is not reader
+        once = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name).state_dict()
+    assert gguf.GGUFReader is reader and gguf.get_tensor_name_map is name_map  # restored
+    for weights in (converted, once):
+        assert set(weights) <= set(plain) and len(weights) >= len(plain) - 1  # a tied head is saved once
+        for name, tensor in weights.items():
+            assert torch.equal(tensor, plain[name]), name
