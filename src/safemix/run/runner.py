@@ -325,7 +325,7 @@ def point_waves(steps: list[Step], ks: list[int]) -> list[list[tuple[int, int]]]
                 # job plans it as its own DPO arm's start
                 first.add((a.k, a.seed) if a.k in ks else min(p for p in todo if p[1] == a.seed))
             a = a.parent
-    waves = [sorted(first), [p for p in todo if p not in first]]
+    waves = [first, [p for p in todo if p not in first]]
     return [sorted(w, key=lambda p: (-p[0], p[1])) for w in waves if w]
 
 
