@@ -1,5 +1,6 @@
 """The sweep's ETA comes from measured work per stage, not from counting steps."""
 
+import mmap
 import os
 
 from safemix.run.timings import StepTimes
@@ -36,8 +37,11 @@ def test_records_carry_memory_and_the_heaviest_step_is_found():
     assert t.heaviest() is None
     first = t.record("mixture", "k=0 seed=1", 0.1)
     rss_mb = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-    _big = bytearray(int(first["peak_rss_mb"] - rss_mb + 300) * 2 ** 20)  # raise this process's peak by 300 MB
-    _big[::4096] = b"x" * len(_big[::4096])
+    # raise this process's peak by 300 MB with fresh pages: an anonymous map, never memory malloc kept from an
+    # earlier test (models/cpu_memory.py keeps freed memory, whose pages would not raise the peak)
+    _big = mmap.mmap(-1, int(first["peak_rss_mb"] - rss_mb + 300) * 2 ** 20)
+    for offset in range(0, len(_big), mmap.PAGESIZE):
+        _big[offset] = 1
     second = t.record("train", "k=0 seed=1", 1.0)
     assert second["peak_rss_mb"] >= first["peak_rss_mb"] + 250
     assert t.heaviest() is second
