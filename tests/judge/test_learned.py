@@ -109,3 +109,23 @@ def test_default_refusal_clf_trains_on_every_labelled_model(shared_data):
     assert verdicts[0].confidence > 0.7 and not verdicts[0].uncertain
     with pytest.raises(ValueError, match="labelled models are gpt4, llama2orig, mistralinstruct"):
         RefusalClassifier(("mistral",), shared_data)
+
+
+@pytest.mark.slow
+def test_fitting_only_the_used_columns_gives_the_full_width_fit(shared_data):
+    """refusal-clf fits only the hashed columns some answer uses: the same weights as a fit over every column, up
+    to rounding, with the unused columns' weights exactly 0."""
+    from safemix.judge.refusal_clf import _classifier, fit_weights, refusal_features
+
+    pairs, labels, _, n = RefusalClassifier(("gpt4",), shared_data)._training_data()
+    x = refusal_features(pairs[:n + 300])  # gpt4's answers and 300 auxiliary ones: three classes
+    y = labels[:n + 300]
+    classes, coef, intercept = fit_weights(x, y)
+    full = _classifier().fit(x, y)
+    assert classes == list(full.classes_) and len(classes) == 3
+    assert x.shape[1] > 4 * len(np.unique(x.indices))  # most columns unused: the point of it
+    np.testing.assert_allclose(coef, full.coef_, atol=1e-4)
+    np.testing.assert_allclose(intercept, full.intercept_, atol=1e-4)
+    unused = np.setdiff1d(np.arange(x.shape[1]), np.unique(x.indices))
+    assert not coef[:, unused].any() and np.abs(full.coef_[:, unused]).max() < 1e-12
+    assert coef.dtype == np.float32 and coef.shape == full.coef_.shape

@@ -68,6 +68,25 @@ def _classifier():
     return LogisticRegression(C=C, max_iter=5000, class_weight="balanced")
 
 
+def fit_weights(x, labels) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(classes, coef, intercept) of the classifier fitted on ``x`` (rows: examples), fitting only the columns
+    some row uses. A column no row uses has a zero gradient at the start and only the L2 penalty after, so
+    L-BFGS leaves its weight at 0 while it solves the same problem over the other columns: the weights are
+    those of a fit over all of ``x``'s columns up to rounding (tested), and most hashed columns are unused (the
+    default's fit: 19.6 s on all 524,324 columns, 4.4 s on the ~100,000 used)."""
+    x = sparse.csr_matrix(x)
+    used = np.unique(x.indices)
+    clf = _classifier().fit(x[:, used], labels)
+    coef = np.zeros((clf.coef_.shape[0], x.shape[1]), dtype=np.float32)
+    coef[:, used] = clf.coef_
+    return [str(c) for c in clf.classes_], coef, clf.intercept_.astype(np.float32)
+
+
+def _predict(x, classes: list[str], coef: np.ndarray, intercept: np.ndarray) -> list[str]:
+    logits = np.asarray(x @ coef.T) + intercept
+    return [classes[i] for i in np.argmax(logits, axis=1)]
+
+
 def in_domain_labels(model: str, data_dir=None, folds: int = 5, seed: int = 0) -> list[str]:
     """Labels for one labelled model's answers (in its file's order), each from refusal-clf's features and
     classifier trained on that model's OTHER folds plus the auxiliary data. This is not a validation (the judge
@@ -80,7 +99,7 @@ def in_domain_labels(model: str, data_dir=None, folds: int = 5, seed: int = 0) -
     aux = np.arange(n, len(labels))
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(n), y[:n]):
         rows = np.concatenate([train, aux])
-        out[test] = _classifier().fit(x[rows], list(y[rows])).predict(x[test])
+        out[test] = _predict(x[test], *fit_weights(x[rows], list(y[rows])))
     return [str(v) for v in out]
 
 
@@ -126,10 +145,10 @@ class RefusalClassifier(Judge):
         if cached is not None:
             self.meta, self._w = cached
             return self.meta
-        clf = _classifier().fit(refusal_features(pairs), labels)
+        classes, coef, intercept = fit_weights(refusal_features(pairs), labels)
         self.meta = {"judge": self.id, "version": self.version, "trained_on": [f"xstest-completions-{m}" for m in self.train_on],
-                     "training_sha256": shas, "n": len(labels), "classes": list(clf.classes_)}
-        self._w = {"coef": clf.coef_.astype(np.float32), "intercept": clf.intercept_.astype(np.float32)}
+                     "training_sha256": shas, "n": len(labels), "classes": classes}
+        self._w = {"coef": coef, "intercept": intercept}
         save_weights(path, self.meta, **self._w)
         return self.meta
 
