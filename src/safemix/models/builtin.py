@@ -137,7 +137,8 @@ def gguf_parsed_once():
     Loading a GGUF, transformers parses the whole file for the tokenizer, again for the config and again for the
     weights (a reader over a read-only memory map), and builds gguf's tensor-name map once per module (397 times
     for SmolLM2-135M): converting the built-in model into a fresh cache took 24.9 s, imports included, and 13.9 s
-    with the readers and maps kept (the development machine). The weights are the same bit for bit (tested).
+    with the readers and maps kept (the development machine); each reader also reads its file through a plain array.
+    The weights are the same bit for bit (tested).
     Afterwards ``gguf`` is as before."""
     import gguf
 
@@ -147,10 +148,24 @@ def gguf_parsed_once():
         return
     readers: dict = {}
 
+    class PlainReader(reader):
+        """The reader over a plain ndarray view of its memory map: the same bytes, still mapped lazily, but each of
+        the ~3.7 million small reads that parse the fields skips numpy's memmap subclass (2.8 s -> 0.95 s)."""
+
+        @property
+        def data(self):
+            return self._data
+
+        @data.setter
+        def data(self, value):
+            import numpy as np
+
+            self._data = value.view(np.ndarray) if isinstance(value, np.memmap) else value
+
     def parsed(path, *args, **kwargs):
         key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
         if key not in readers:
-            readers[key] = reader(path, *args, **kwargs)
+            readers[key] = PlainReader(path, *args, **kwargs)
         return readers[key]
 
     gguf.GGUFReader, gguf.get_tensor_name_map = parsed, functools.cache(name_map)
