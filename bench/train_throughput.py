@@ -16,7 +16,7 @@ precision), so that bf16 is compared with the seed both as the seed runs here (f
 like (both bf16). bf16's losses should be close to fp32's.
 
 Three lever legs, like with like: safemix with PyTorch's dropout masks (``dropout_masks: torch``), safemix with the
-frozen base's weights packed into oneDNN's layout (``SFTRecipe.cpu_packed_weights``, off by default), and safemix with
+frozen base's weights as they are, not packed into oneDNN's layout (``SFTRecipe.cpu_packed_weights = False``), and safemix with
 PEFT's own LoRA layers instead of its fused ones (``SFTRecipe.cpu_fused_lora``). The process keeps freed memory
 for large tensors, as the command line does, unless ``--no-keep-freed-memory``.
 
@@ -147,9 +147,9 @@ def main() -> None:
                             "safemix": lambda r: run_safemix(mixture, work, r),
                             # the dropout-mask lever, like with like: PEFT's nn.Dropout masks (train/dropout.py)
                             "safemix_torch_masks": lambda r: run_safemix(mixture, work, r, masks="torch"),
-                            # the packed-weights lever (off by default): the frozen base's W and W^T packed
-                            # into oneDNN's layout (models/cpu_matmul.py)
-                            "safemix_packed_weights": lambda r: run_safemix(mixture, work, r, cpu_packed_weights=True),
+                            # the packed-weights lever: the frozen base's W and W^T as they are, not packed into
+                            # oneDNN's layout (models/cpu_matmul.py)
+                            "safemix_plain_weights": lambda r: run_safemix(mixture, work, r, cpu_packed_weights=False),
                             # the fused-LoRA lever: PEFT's own LoRA forward and backward (train/fused_lora.py)
                             "safemix_unfused_lora": lambda r: run_safemix(mixture, work, r, cpu_fused_lora=False),
                             **({} if a.no_bf16 else {
@@ -188,7 +188,7 @@ def main() -> None:
         **loss_figures(legs, "safemix", "baseline"),
         "lora": a.lora,
         "torch_masks": lever("safemix_torch_masks", "words_over_torch", True),
-        "packed_weights": lever("safemix_packed_weights", "packed_over_plain", False),
+        "plain_weights": lever("safemix_plain_weights", "packed_over_plain", True),
         "unfused_lora": lever("safemix_unfused_lora", "fused_over_unfused", True),
     }
     if not a.no_bf16:
