@@ -205,7 +205,11 @@ def materialise(name: str) -> Path:
         config = gguf_model.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
-        model = AutoModelForCausalLM.from_config(config)
+        from transformers.initialization import no_init_weights
+
+        with no_init_weights():  # every weight is loaded next: drawing random ones first took 1.5 s
+            model = AutoModelForCausalLM.from_config(config)
+        model.tie_weights()  # (skipped with the initialisation) so that a tied head is saved once, as before
         model.load_state_dict(gguf_model.state_dict())
         model.generation_config = gguf_model.generation_config
         model.save_pretrained(tmp, safe_serialization=True)
