@@ -137,7 +137,8 @@ def gguf_parsed_once():
     Loading a GGUF, transformers parses the whole file for the tokenizer, again for the config and again for the
     weights (a reader over a read-only memory map), and builds gguf's tensor-name map once per module (397 times
     for SmolLM2-135M): converting the built-in model into a fresh cache took 24.9 s, imports included, and 13.9 s
-    with the readers and maps kept (the development machine); each reader also reads its file through a plain array.
+    with the readers and maps kept (the development machine); each reader also reads its file through a plain array
+    (field parsing 2.8 s -> 0.95 s).
     The weights are the same bit for bit (tested).
     Afterwards ``gguf`` is as before."""
     import gguf
