@@ -81,7 +81,7 @@ def apply_adapter(lm, folder: Path):
 
 
 def _own_weights(model) -> None:
-    """Give each LoRA layer's base weight memory of its own before the merge adds into it in place.
+    """Give each LoRA layer's base weight on the CPU memory of its own before the merge adds into it in place.
 
     transformers leaves the loaded weights in a private map of the safetensors file, so the merge's in-place add
     copied every page of them on first write, one fault per 4 KB: merging the quickstart's adapter (210 layers)
@@ -89,7 +89,6 @@ def _own_weights(model) -> None:
     line keeps it). The values are the same, so the merged weights are too."""
     from peft.tuners.lora import LoraLayer
 
-    for layer in model.modules():
-        if isinstance(layer, LoraLayer):
-            base = layer.get_base_layer()
+    for base in (m.get_base_layer() for m in model.modules() if isinstance(m, LoraLayer)):
+        if base.weight.device.type == "cpu":
             base.weight.data = base.weight.data.clone()

@@ -137,11 +137,11 @@ def gguf_parsed_once():
     Loading a GGUF, transformers parses the whole file for the tokenizer, again for the config and again for the
     weights (a reader over a read-only memory map), and builds gguf's tensor-name map once per module (397 times
     for SmolLM2-135M): converting the built-in model into a fresh cache took 24.9 s, imports included, and 13.9 s
-    with the readers and maps kept (the development machine); each reader also reads its file through a plain array
-    (field parsing 2.8 s -> 0.95 s).
+    with the readers and maps kept (the development machine); each reader also reads its file through a plain array.
     The weights are the same bit for bit (tested).
     Afterwards ``gguf`` is as before."""
     import gguf
+    import numpy as np
 
     reader, name_map = getattr(gguf, "GGUFReader", None), getattr(gguf, "get_tensor_name_map", None)
     if reader is None or name_map is None:
@@ -159,8 +159,6 @@ def gguf_parsed_once():
 
         @data.setter
         def data(self, value):
-            import numpy as np
-
             self._data = value.view(np.ndarray) if isinstance(value, np.memmap) else value
 
     def parsed(path, *args, **kwargs):

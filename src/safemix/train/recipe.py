@@ -51,7 +51,7 @@ class SFTRecipe:
     # (models/cpu_matmul.py, train/fused_lora.py)
     cpu_onednn = True
     # ... frozen ones reading copies of W and W^T packed once per training into oneDNN's layout (1 GB more for a 135M
-    # model; the same products bit for bit): 1.05x and 1.15x with the fused layers (docs: benchmarks)
+    # model; the same products bit for bit): 1.03-1.15x with the fused layers, three runs (docs: benchmarks)
     cpu_packed_weights = True
     # PEFT's LoRA layers on the CPU as one autograd function each, with fewer passes over activations (train/fused_lora.py)
     cpu_fused_lora = True
