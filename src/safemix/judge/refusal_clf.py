@@ -82,9 +82,12 @@ def fit_weights(x, labels) -> tuple[list[str], np.ndarray, np.ndarray]:
     return [str(c) for c in clf.classes_], coef, clf.intercept_.astype(np.float32)
 
 
+def _logits(x, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    return np.asarray(x @ coef.T) + intercept
+
+
 def _predict(x, classes: list[str], coef: np.ndarray, intercept: np.ndarray) -> list[str]:
-    logits = np.asarray(x @ coef.T) + intercept
-    return [classes[i] for i in np.argmax(logits, axis=1)]
+    return [classes[i] for i in np.argmax(_logits(x, coef, intercept), axis=1)]
 
 
 def in_domain_labels(model: str, data_dir=None, folds: int = 5, seed: int = 0) -> list[str]:
@@ -156,7 +159,7 @@ class RefusalClassifier(Judge):
         """Class probabilities, columns in ``self.meta['classes']`` order."""
         if self._w is None:
             self.fit()
-        logits = np.asarray(refusal_features(pairs) @ self._w["coef"].T) + self._w["intercept"]
+        logits = _logits(refusal_features(pairs), self._w["coef"], self._w["intercept"])
         probs = np.exp(logits - logits.max(1, keepdims=True))
         return probs / probs.sum(1, keepdims=True)
 
