@@ -89,7 +89,7 @@ def test_default_refusal_clf_trains_on_every_labelled_model(shared_data):
     meta = j.fit()
     assert meta["trained_on"] == ["xstest-completions-gpt4", "xstest-completions-llama2orig",
                                   "xstest-completions-mistralinstruct"]
-    assert j.key == "refusal-clf@5-gpt4+llama2orig+mistralinstruct"
+    assert j.key == "refusal-clf@6-gpt4+llama2orig+mistralinstruct"
     # a second instance loads the cached .npz: training it again would fail here
     import sklearn.linear_model
 

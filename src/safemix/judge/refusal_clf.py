@@ -14,9 +14,11 @@ hashed word 1-3-grams and character 3-5-grams of the first sentence only, at hal
 multinomial logistic regression with balanced class weights, stored as .npz (no pickle), trained on
 first use and cached by the training data's sha256 and the version.
 
-How version 5 was chosen: with mistralinstruct held out (trained on gpt4 + llama2orig), the deflection
-cues and the number of auxiliary answers (100, 300, 500, 800) and the n-gram weight (0, 0.25, 0.5) were
-tried; 500 / 0.5 was fixed there, and only then were the gpt4 and llama2orig folds run, once.
+How the design was chosen (version 5): with mistralinstruct held out (trained on gpt4 + llama2orig), the
+deflection cues and the number of auxiliary answers (100, 300, 500, 800) and the n-gram weight (0, 0.25, 0.5)
+were tried; 500 / 0.5 was fixed there, and only then were the gpt4 and llama2orig folds run, once. Version 6
+is that design fitted over the used hashed columns only (``fit_weights``): its weights are version 5's up to
+rounding, and the new version keeps a classifier or verdicts cached by the old fit from being reused.
 A verdict whose top class probability is below ``UNCERTAIN_BELOW`` is marked uncertain: the report counts
 those and ``safemix label`` over-samples them for a person to read.
 """
@@ -35,7 +37,7 @@ from .learned import cache_key, head, judge_cache, load_weights, save_weights
 from .options import DataOptions
 from .refusal_cues import cues
 
-VERSION = "5"
+VERSION = "6"
 LABELLED_MODELS = ("gpt4", "llama2orig", "mistralinstruct")
 SHORT = {"gpt4": "gpt4", "llama2orig": "llama2", "mistralinstruct": "mistral"}
 AUX_PER_SOURCE = 500
