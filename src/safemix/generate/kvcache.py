@@ -25,6 +25,19 @@ def new_cache(room: int, keys_transposed: bool = False):
     return cache
 
 
+def reserve(cache, key_shape: tuple, value_shape: tuple, like: torch.Tensor):
+    """Adds a layer to a growing ``cache`` whose buffers hold ``key_shape[-2]`` positions (plus the room) and returns
+    views of those positions, zeroed, for a prompt pass to write its keys and values into: handing them over with
+    ``update`` would copy them once more (and transpose the keys). ``None`` when the cache does not grow in place."""
+    layer_class = getattr(cache, "layer_class_to_replicate", None)
+    if layer_class is None or not hasattr(layer_class, "reserve"):
+        return None
+    layer = layer_class()
+    cache.layers.append(layer)
+    keys, values = layer.reserve(key_shape, value_shape, like)
+    return keys.zero_(), values.zero_()
+
+
 @functools.cache
 def _growing_layer():
     try:
@@ -53,6 +66,15 @@ def _growing_layer():
             # a prompt pass attends over exactly what it brought: its own (contiguous) tensors
             return (key_states, value_states) if first else (self.keys, self.values)
 
+        def reserve(self, key_shape, value_shape, like):
+            """Buffers for ``key_shape[-2]`` positions and the room; returns views of those positions (uninitialised)."""
+            n = key_shape[-2]
+            self.device, self.is_initialized, self.used = like.device, True, n
+            self.kbuf = _empty(like, key_shape, n + self.room, self.keys_transposed)
+            self.vbuf = _empty(like, value_shape, n + self.room)
+            self._views()
+            return self.keys, self.values
+
         def _views(self):
             self.keys, self.values = self.kbuf[:, :, :self.used], self.vbuf[:, :, :self.used]
 
@@ -78,9 +100,14 @@ def _growing_layer():
 
 def _buffer(like: torch.Tensor, length: int, transposed: bool = False) -> torch.Tensor:
     """An empty (batch, heads, length, head_dim) buffer; ``transposed``: laid out (batch, heads, head_dim, length)."""
+    return _empty(like, like.shape, length, transposed)
+
+
+def _empty(like: torch.Tensor, shape, length: int, transposed: bool = False) -> torch.Tensor:
+    """An empty buffer of ``shape`` with ``length`` positions (``like``'s dtype and device), laid out as ``_buffer``."""
     if transposed:
-        return like.new_empty((*like.shape[:-2], like.shape[-1], length)).transpose(-1, -2)
-    return like.new_empty((*like.shape[:-2], length, like.shape[-1]))
+        return like.new_empty((*shape[:-2], shape[-1], length)).transpose(-1, -2)
+    return like.new_empty((*shape[:-2], length, shape[-1]))
 
 
 def _grown(buf: torch.Tensor, length: int, transposed: bool = False) -> torch.Tensor:
