@@ -50,12 +50,12 @@ def _growing_layer():
         keys_transposed = False
 
         def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:  # a prompt pass attends over exactly what it brought: its own tensors
+                keys, values = self.reserve(key_states.shape, value_states.shape, key_states)
+                keys.copy_(key_states)
+                values.copy_(value_states)
+                return key_states, value_states
             n = key_states.shape[-2]
-            first = not self.is_initialized
-            if first:
-                self.device, self.is_initialized, self.used = key_states.device, True, 0
-                size = n + self.room
-                self.kbuf, self.vbuf = _buffer(key_states, size, self.keys_transposed), _buffer(value_states, size)
             if self.used + n > self.kbuf.shape[-2]:  # out of room: grow (rare: the room is the answer's length)
                 size = self.used + n + self.room
                 self.kbuf, self.vbuf = _grown(self.kbuf, size, self.keys_transposed), _grown(self.vbuf, size)
@@ -63,15 +63,14 @@ def _growing_layer():
             self.vbuf[:, :, self.used:self.used + n] = value_states
             self.used += n
             self._views()
-            # a prompt pass attends over exactly what it brought: its own (contiguous) tensors
-            return (key_states, value_states) if first else (self.keys, self.values)
+            return self.keys, self.values
 
         def reserve(self, key_shape, value_shape, like):
             """Buffers for ``key_shape[-2]`` positions and the room; returns views of those positions (uninitialised)."""
             n = key_shape[-2]
             self.device, self.is_initialized, self.used = like.device, True, n
-            self.kbuf = _empty(like, key_shape, n + self.room, self.keys_transposed)
-            self.vbuf = _empty(like, value_shape, n + self.room)
+            self.kbuf = _buffer(like, key_shape, n + self.room, self.keys_transposed)
+            self.vbuf = _buffer(like, value_shape, n + self.room)
             self._views()
             return self.keys, self.values
 
@@ -98,13 +97,9 @@ def _growing_layer():
     return GrowingLayer
 
 
-def _buffer(like: torch.Tensor, length: int, transposed: bool = False) -> torch.Tensor:
-    """An empty (batch, heads, length, head_dim) buffer; ``transposed``: laid out (batch, heads, head_dim, length)."""
-    return _empty(like, like.shape, length, transposed)
-
-
-def _empty(like: torch.Tensor, shape, length: int, transposed: bool = False) -> torch.Tensor:
-    """An empty buffer of ``shape`` with ``length`` positions (``like``'s dtype and device), laid out as ``_buffer``."""
+def _buffer(like: torch.Tensor, shape, length: int, transposed: bool = False) -> torch.Tensor:
+    """An empty (batch, heads, length, head_dim) buffer for tensors of ``shape`` (``like``'s dtype and device);
+    ``transposed``: laid out (batch, heads, head_dim, length)."""
     if transposed:
         return like.new_empty((*shape[:-2], shape[-1], length)).transpose(-1, -2)
     return like.new_empty((*shape[:-2], length, shape[-1]))
@@ -112,7 +107,7 @@ def _empty(like: torch.Tensor, shape, length: int, transposed: bool = False) -> 
 
 def _grown(buf: torch.Tensor, length: int, transposed: bool = False) -> torch.Tensor:
     """``buf`` with room for ``length`` positions, in the same layout."""
-    out = _buffer(buf, length, transposed)
+    out = _buffer(buf, buf.shape, length, transposed)
     out[:, :, :buf.shape[-2]] = buf
     return out
 
