@@ -154,7 +154,7 @@ class HFBackend:
                        use_cache=True, logits_to_keep=last_position(head))
             prefix = [(k, v) for k, v, *_ in part]
         cache = new_cache(room, keys_transposed) if room else DynamicCache()
-        logits, layers, reserved = None, [], True
+        logits, layers = None, []
         for g in groups:
             n = max(rest[i] for i in g)
             idx = torch.tensor(g, device=dev)
@@ -173,15 +173,13 @@ class HFBackend:
             for j, (k, v, *_) in enumerate(part):
                 if j == len(layers):  # zeroed: a row's padding is masked, but must not be NaN
                     shapes = (ids.shape[0], k.shape[1], width, k.shape[3]), (ids.shape[0], v.shape[1], width, v.shape[3])
-                    laid_out = reserve(cache, *shapes, k) if reserved else None
-                    reserved = laid_out is not None
-                    layers.append(laid_out or (k.new_zeros(shapes[0]), v.new_zeros(shapes[1])))
+                    layers.append(reserve(cache, *shapes, k) or (k.new_zeros(shapes[0]), v.new_zeros(shapes[1])))
                 layers[j][0][idx, :, width - n:] = k[:, :, p:]
                 layers[j][1][idx, :, width - n:] = v[:, :, p:]
         for j, (k, v) in enumerate(prefix):
             layers[j][0][:, :, :p] = k
             layers[j][1][:, :, :p] = v
-        if not reserved:  # a cache that does not grow in place takes the laid-out keys and values as they are
+        if not cache.layers:  # a cache that does not grow in place takes the laid-out keys and values as they are
             for j, (k, v) in enumerate(layers):
                 cache.update(k, v, j)
         return cache, logits, torch.cat([mask.new_ones((len(rest), p)), right_aligned(rest, width - p, mask)], 1)
