@@ -106,3 +106,61 @@ def train_killed():
         assert not (out / "manifest.json").exists()  # nothing looks finished
 
     return run
+
+
+# ---------------------------------------------------------------- tiny random-weight models of each family
+# (built offline from transformers' configs; the built-in model's tokenizer serves as their vocabulary, with a chat
+# template in each family's own format)
+CHAT_TEMPLATES = {
+    "llama": ("{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+              "{{ m['content'] }}<|eot_id|>{% endfor %}{% if add_generation_prompt %}<|start_header_id|>assistant"
+              "<|end_header_id|>\n\n{% endif %}"),
+    "mistral": ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
+                "{% else %}{{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}"),
+    "qwen2": ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+              "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"),
+    "gemma": ("{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else "
+              "m['role'] }}\n{{ m['content'] }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}"
+              "<start_of_turn>model\n{% endif %}"),
+    "phi3": ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
+             "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"),
+}
+FAMILIES = {  # model_type -> (config class name, chat template family)
+    "llama": ("LlamaConfig", "llama"), "mistral": ("MistralConfig", "mistral"), "qwen2": ("Qwen2Config", "qwen2"),
+    "qwen3": ("Qwen3Config", "qwen2"), "gemma2": ("Gemma2Config", "gemma"), "gemma3_text": ("Gemma3TextConfig", "gemma"),
+    "phi3": ("Phi3Config", "phi3"),
+}
+
+
+def build_tiny(family: str, folder: Path, smollm_ref) -> Path:
+    """A tiny random-weight checkpoint of ``family`` (safetensors, config, tokenizer with the family's chat template)."""
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cls, chat = FAMILIES[family]
+    tok = AutoTokenizer.from_pretrained(smollm_ref.path)
+    tok.chat_template = CHAT_TEMPLATES[chat]
+    conf = getattr(transformers, cls)(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, max_position_embeddings=512, initializer_range=0.5,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id,
+        tie_word_embeddings=True)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(conf)
+    model.save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, smollm):
+    """``tiny_model(family)``: the folder of a tiny random model of that family (built once per session)."""
+    made = {}
+
+    def get(family: str) -> Path:
+        if family not in made:
+            made[family] = build_tiny(family, tmp_path_factory.mktemp(f"tiny-{family}"), smollm[0])
+        return made[family]
+
+    return get

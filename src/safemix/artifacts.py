@@ -221,6 +221,7 @@ class RunRecord(Record):
     step_times: list[StepTime] = []
     executor: str = "local"
     jobs: list[JobRecord] = []
+    revisions: dict[str, str] = {}  # config key -> the Hub spec pinned to its commit (run/pins.py)
 
 
 R = TypeVar("R", bound=Record)

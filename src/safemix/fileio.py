@@ -60,6 +60,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def remove_temporaries(folder: str | os.PathLike) -> int:
+    """Remove the temporary files that :func:`atomic_path` left under ``folder`` when its process was killed
+    (``.NAME.XXXX.tmp``); call it only where no other process writes now. Returns how many."""
+    n = 0
+    for tmp in Path(folder).rglob(".*.tmp") if Path(folder).is_dir() else ():
+        if tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

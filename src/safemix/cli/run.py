@@ -20,10 +20,21 @@ def run_cmd(
     executor: Optional[str] = typer.Option(None, help="Where the points run: local (this process), slurm or ray "
                                                       "(one job per (k, seed) point); default: the config's "
                                                       "executor.kind."),
+    check: bool = typer.Option(False, "--check", help="Check everything before any work (extras, Hub revisions, model, "
+                                                      "tokenizer and prompt format, data, suites, tasks, judges, disk, "
+                                                      "cluster) and print the table; exit 2 on any FAIL. Runs nothing."),
 ) -> None:
     """Run the whole sweep (mix -> train -> generate -> judge -> report); safe to kill and re-run."""
     from ..run import parse_only, run
 
+    if check:
+        from ..run.runner import check as check_run
+
+        text, ok = check_run(config, out, data_dir=data_dir, executor=executor)
+        typer.echo(text)
+        if not ok:
+            raise typer.Exit(2)
+        return
     run(config, out, dry_run=dry_run, only=parse_only(only), data_dir=data_dir, executor=executor)
 
 
@@ -67,9 +78,9 @@ def status_cmd(run_dir: Path = typer.Argument(..., help="A run folder.")) -> Non
 
 def report_cmd(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """(Re)write the report of a run from its finished points."""
-    from ..config import load_run_config
     from ..run import report
+    from ..run.pins import load_run_folder
 
-    paths = report(load_run_config(run_dir / "config.yaml"), run_dir)
+    paths = report(load_run_folder(run_dir), run_dir)
     for name, path in paths.items():
         typer.echo(f"{name}: {path}")

@@ -49,6 +49,45 @@ class _PointTask:
         return _submitit().helpers.DelayedSubmission(self, job)
 
 
+def _slurm_minutes(text: str) -> int | None:
+    """sinfo's time limit (D-HH:MM:SS, HH:MM:SS, MM:SS, MM or infinite) in whole minutes; None: no limit."""
+    if not text or not text[0].isdigit():
+        return None
+    days, _, rest = text.rpartition("-")
+    nums = [int(x) for x in rest.split(":")]
+    h, m, sec = {1: (0, nums[0], 0), 2: (0, *nums), 3: tuple(nums)}[len(nums)]
+    return (int(days or 0) * 24 + h) * 60 + m + (sec > 0)
+
+
+def _partitions() -> dict[str, int | None]:
+    """{partition: time limit in minutes (None: none)} from sinfo; the default partition keeps sinfo's '*'
+    under its plain name too."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%P %l"], capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SafemixError(f"executor slurm: sinfo failed ({one_line(exc)}); is slurmctld reachable?") from None
+    parts: dict[str, int | None] = {}
+    for line in out.splitlines():
+        name, _, limit = line.strip().partition(" ")
+        if name:
+            parts[name] = parts[name.rstrip("*")] = _slurm_minutes(limit.strip())
+    return parts
+
+
+def _accounts() -> set[str]:
+    import getpass
+    import subprocess
+
+    try:
+        out = subprocess.run(["sacctmgr", "-nP", "show", "associations", f"user={getpass.getuser()}", "format=account"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SafemixError(f"executor slurm: sacctmgr failed ({one_line(exc)})") from None
+    return {line.strip() for line in out.splitlines() if line.strip()}
+
+
 @register("slurm", SlurmOptions)
 class SlurmExecutor(Executor):
     """One SLURM job per (k, seed) point (submitit; one array job, requeued on timeout/preemption)."""
@@ -62,6 +101,17 @@ class SlurmExecutor(Executor):
         if missing:
             raise SafemixError(f"executor slurm: {', '.join(missing)} not found on this machine; submit from a "
                                "SLURM login node (or install SLURM's client commands)")
+        o = self.o
+        parts = _partitions()
+        if o.partition and o.partition not in parts:
+            raise SafemixError(f"executor.slurm.partition: no partition '{o.partition}' (sinfo lists: "
+                               f"{', '.join(sorted(parts)) or 'none'})")
+        limit = parts.get(o.partition) if o.partition else next((v for k, v in parts.items() if k.endswith("*")), None)
+        if limit is not None and o.timeout_min > limit:
+            raise SafemixError(f"executor.slurm.timeout_min: {o.timeout_min} min is above the partition's time limit "
+                               f"({limit} min)")
+        if o.account and o.account not in _accounts():
+            raise SafemixError(f"executor.slurm.account: no account '{o.account}' for this user (sacctmgr)")
 
     def _executor(self, name: str):
         submitit = _submitit()

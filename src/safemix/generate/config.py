@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..plugins import Section, one_of
+from .presets import MAX_BATCH, MAX_NEW_TOKENS
 
 
 class GenerateSection(Section):
@@ -16,8 +17,8 @@ class GenerateSection(Section):
     # {I-MaliciousInstructions: 40, xstest-safe: 250, xstest-unsafe: 50} (a suite not named: all)
     limit_per_suite: int | dict[str, int] | None = Field(None)
     preset: str = "paper"  # a key of generate.presets.PRESETS
-    max_new_tokens: int | None = Field(None, gt=0)  # override the preset's answer length
-    batch_size: int = Field(16, gt=0)  # prompts per batch
+    max_new_tokens: int | None = Field(None, gt=0, le=MAX_NEW_TOKENS)  # override the preset's answer length
+    batch_size: int = Field(16, gt=0, le=MAX_BATCH)  # prompts per batch
     backend: Literal["hf", "vllm"] = "hf"  # hf (transformers) or vllm (GPU)
     # auto: bf16 on a GPU, fp32 on the CPU (exact). true: bf16 on the CPU too, 2-3x faster where the
     # CPU has bf16 instructions, but answers differ from fp32's (README, Benchmarks). false: fp32

@@ -37,13 +37,19 @@ PRESETS = {
 }
 
 
+# upper bounds refused before any work: beyond them a run asks for more memory than any machine has
+MAX_NEW_TOKENS = 131_072
+MAX_BATCH = 65_536
+
+
 def get_decoding(preset: str, max_new_tokens: int | None = None, seed: int | None = None) -> Decoding:
     if preset not in PRESETS:
         raise SafemixError(f"unknown decoding preset '{preset}' (known: {', '.join(PRESETS)})")
     d = PRESETS[preset]
     if max_new_tokens is not None:
-        if max_new_tokens <= 0:
-            raise SafemixError(f"max_new_tokens must be > 0, got {max_new_tokens}")
+        if not 0 < max_new_tokens <= MAX_NEW_TOKENS:
+            raise SafemixError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS:,} (longer than any model's context), "
+                               f"got {max_new_tokens:,}")
         d = replace(d, max_new_tokens=max_new_tokens)
     if seed is not None and d.do_sample:
         d = replace(d, seed=seed)

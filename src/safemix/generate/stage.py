@@ -20,7 +20,7 @@ from ..models.trained import load_merged, model_info, resolve_trained
 from ..progress import Ticker
 from ..store import SuiteStore, record_key
 from .attacks import check_attacks, get_attack
-from .presets import Decoding
+from .presets import MAX_BATCH, Decoding
 
 Limit = int | dict[str, int] | None
 CPU = "cpu/float32"
@@ -121,8 +121,8 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
     ``bf16``: auto, true or false (``compute_device``). ``progress``: a label to show progress under
     (prompts done / total, tokens/s, ETA). ``attacks``: jailbreak attacks (generate/attacks.py) applied to the
     chosen harmful prompts (of ``attack_suites``, default every harmful suite), each filed as ``SUITE@ATTACK``."""
-    if batch_size <= 0:
-        raise SafemixError(f"batch_size must be > 0, got {batch_size}")
+    if not 0 < batch_size <= MAX_BATCH:
+        raise SafemixError(f"batch_size must be between 1 and {MAX_BATCH:,}, got {batch_size:,}")
     check_bf16(bf16)
     attack_list = [get_attack(a) for a in check_attacks(list(attacks))]
     loaded = load_suites(suites, data_dir)

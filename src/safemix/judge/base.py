@@ -92,6 +92,15 @@ class Judge:
     def metrics(self) -> tuple[Metric, ...]:
         return metrics_of(self.id, self.kind)
 
+    def check(self) -> str:
+        """Before any work (``safemix run --check``): raise a SafemixError when the judge's data, weights or
+        endpoint cannot be reached; return what was checked. Fetches nothing large."""
+        return "needs nothing outside safemix"
+
+    def fetch(self) -> str:
+        """``safemix prefetch``: download what the judge needs into the caches; return what it fetched."""
+        return self.check()
+
 
 def check_pairs(pairs, where: str = "input") -> list[tuple[str, str]]:
     out = []

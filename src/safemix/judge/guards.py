@@ -97,6 +97,18 @@ class GuardJudge(Judge):
         self.max_new_tokens, self.backend, self.batch_size = int(max_new_tokens), backend, int(batch_size)
         self._engine = None
 
+    def check(self) -> str:
+        from ..models import resolve_model
+
+        ref = resolve_model(self.model, download=False)
+        return f"model {self.model}" + (f" at commit {ref.revision[:12]}" if ref.revision else "")
+
+    def fetch(self) -> str:
+        from ..models import resolve_model
+
+        ref = resolve_model(self.model)
+        return f"model {self.model} in {ref.path}"
+
     def prompt(self, prompt: str, response: str) -> str:
         return self.build(prompt, response)
 

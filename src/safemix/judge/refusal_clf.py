@@ -143,6 +143,19 @@ class RefusalClassifier(Judge):
             shas.append(loaded.resolved.sha256)
         return pairs, labels, shas, n_labelled
 
+    def _sources(self) -> list[str]:
+        return [f"xstest-completions-{m}" for m in self.train_on] + [name for name, _ in AUX_SOURCES]
+
+    def check(self) -> str:
+        for name in self._sources():  # its training sets are here (data folder, cache or package): no download
+            resolve(name, self.data_dir, allow_download=False)
+        return f"training data here: {', '.join(self._sources())}"
+
+    def fetch(self) -> str:
+        for name in self._sources():
+            resolve(name, self.data_dir)
+        return f"training data cached: {', '.join(self._sources())}"
+
     def fit(self) -> dict:
         pairs, labels, shas, _ = self._training_data()
         path = judge_cache(f"{self.id}-{cache_key(VERSION, str(AUX_PER_SOURCE), str(NGRAM_WEIGHT), str(C), *shas)}.npz")

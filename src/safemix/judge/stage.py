@@ -64,8 +64,9 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
         raise SafemixError("no judges given")
     out = Path(out)
     clear_done(out)
-    paths, failures, counts = {}, Counter(), {}
+    paths, failures, counts, unscored = {}, Counter(), {}, []
     for j in objs:
+        scored, seen, reasons = 0, 0, Counter()
         for suite, recs in data.items():
             if subsets and j.id in subsets:
                 seen = subsets[j.id](suite, [r.id for r in recs])
@@ -80,12 +81,21 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
             for rec in written:
                 if rec.get("failed"):
                     failures[(j.id, suite, rec["error"])] += 1
+                seen += 1
+                scored += rec.get("label") is not None or rec.get("score") is not None
+                if rec.get("label") is None and not rec.get("failed"):
+                    reasons[rec.get("error") or "no verdict"] += 1
             paths[(suite, j.id)] = store.path
             counts.setdefault(suite, {})[j.id] = len(written)
+        if seen and not scored and not any(k[0] == j.id for k in failures):
+            why = "; ".join(f"{n} x {r}" for r, n in reasons.most_common(2))
+            unscored.append(f"judge '{j.id}' could score none of its {seen} answers ({why})")
     if failures:
         total = sum(failures.values())
         detail = "; ".join(f"{jid} on {suite}: {n} x {err}" for (jid, suite, err), n in sorted(failures.items())[:5])
         raise JudgeFailures(f"{total} verdict(s) failed ({detail}); they are recorded in {out} and the next run retries them")
+    if unscored:  # a wrong endpoint or model, a changed API: empty rates would pass for results
+        raise SafemixError(f"{'; '.join(unscored)}: check its endpoint, model and options; nothing is marked done in {out}")
     mark_done(out, "judge", judges=sorted({j.key for j in objs}), suites=sorted(data), files=counts)
     return paths
 

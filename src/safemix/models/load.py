@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SafemixError
 from ..fileio import cache_dir, sha256_file
 from .builtin import BUILTINS, MARKER, materialise
+from .hub import TOKENIZER_FILES, parse_model_id, resolve_revision, snapshot
 
 WEIGHT_SUFFIXES = (".safetensors",)
 
@@ -21,11 +21,15 @@ WEIGHT_SUFFIXES = (".safetensors",)
 @dataclass(frozen=True)
 class ModelRef:
     spec: str  # what the user wrote
-    path: str  # local folder or Hub id
-    fingerprint: str  # content hash (local) or hub id@revision
+    path: str  # local folder (a Hub model's: its pinned snapshot in the Hub cache)
+    fingerprint: str  # content hash (local) or hub:id@commit
+    revision: str | None = None  # a Hub model's commit sha
 
 
-def resolve_model(spec: str) -> ModelRef:
+def resolve_model(spec: str, download: bool = True) -> ModelRef:
+    """A model spec as a local folder: a built-in (converted once), a folder, or a Hub id ``org/name[@REV]``
+    pinned to its commit (from the cache when offline). ``download=False``: a Hub model is resolved to its commit
+    and only its config and tokenizer files are fetched (``--check``)."""
     if spec in BUILTINS:
         folder = materialise(spec)
         return ModelRef(spec, str(folder), fingerprint(folder))
@@ -36,12 +40,17 @@ def resolve_model(spec: str) -> ModelRef:
         if not any(p.suffix in WEIGHT_SUFFIXES for p in path.iterdir()):
             raise SafemixError(f"model folder {path} has no .safetensors weights (safemix loads safetensors only)")
         return ModelRef(spec, str(path), fingerprint(path))
-    if path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") != 1:
+    hid = None if path.exists() else parse_model_id(spec)
+    if hid is None:
         known = ", ".join(BUILTINS)
-        raise SafemixError(f"unknown model '{spec}': not a built-in ({known}), a model folder, or a Hub id (org/name)")
-    if os.environ.get("HF_HUB_OFFLINE") or os.environ.get("SAFEMIX_OFFLINE"):
-        raise SafemixError(f"model '{spec}' is a Hub id but the Hub is offline here; download it to a folder and pass that")
-    return ModelRef(spec, spec, f"hub:{spec}")
+        raise SafemixError(f"unknown model '{spec}': not a built-in ({known}), a model folder, or a Hub id "
+                           "(org/name[@revision])")
+    sha = resolve_revision(hid)
+    folder = snapshot(hid, sha, None if download else TOKENIZER_FILES)
+    if download and not any(p.suffix in WEIGHT_SUFFIXES for p in folder.iterdir()):
+        raise SafemixError(f"model '{spec}' (commit {sha[:12]}) has no .safetensors weights (safemix loads safetensors "
+                           "only)")
+    return ModelRef(spec, str(folder), f"hub:{hid.pinned(sha)}", sha)
 
 
 def fingerprint(folder: Path) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.registry import is_harmful
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, remove_temporaries
 from .contrast import attack_rows, discrimination_rows, lift_lines, peak_lines
 from .examples import select_examples
 from .figures import make_figures
@@ -103,7 +103,17 @@ def _sweet_spot_lines(spot: dict | None, judge: str | None) -> list[str]:
 
 def build_report(points: list[Point], out: Path, title: str = "safemix report", baseline_k: int = 0,
                  options: ReportOptions | None = None) -> dict[str, Path]:
-    """Write results.csv, figures/, report.md and report.html into ``out``."""
+    """Write results.csv, figures/, report.md and report.html into ``out``. A report killed while writing leaves
+    temporary files (``.NAME.*.tmp``) that this removes first, unless another process is writing the report now."""
+    from ..lock import StepLock
+
+    with StepLock(Path(out)) as alone:
+        if alone:
+            remove_temporaries(Path(out))
+        return _build_report(points, Path(out), title, baseline_k, options)
+
+
+def _build_report(points: list[Point], out: Path, title: str, baseline_k: int, options: ReportOptions | None):
     opts = options or ReportOptions()
     rows, answers, outcomes = collect(points, baseline_k)
     rows += discrimination_rows(outcomes) + attack_rows(outcomes)

@@ -89,7 +89,7 @@ LLaMAs*, ICLR 2024): {cfg.data.n_general} general instructions plus k={k} safety
 - General data: {general.get('name', cfg.data.general)} ({general.get('source', '')}, sha256 `{str(general.get('sha256', ''))[:16]}`)
 - Safety data: {safety.get('name', cfg.data.safety)} ({safety.get('source', '')}, sha256 `{str(safety.get('sha256', ''))[:16]}`)
 - Mixture: N={cfg.data.n_general}, k={k}, seed {seed}, strategy {cfg.data.strategy}; data licences: see the sources
-- LoRA r={t.lora_r}, alpha={t.lora_alpha}, dropout {t.lora_dropout}, on {', '.join(t.lora_target_modules)}
+- LoRA r={t.lora_r}, alpha={t.lora_alpha}, dropout {t.lora_dropout}, on {', '.join(t.lora_target_modules or ['the family default'])}
 - lr {t.learning_rate:g}, batch {t.batch_size}, {t.epochs:g} epoch(s), cutoff {t.cutoff_len} tokens, prompt format `{manifest.prompt_format.name}`
 - Steps {manifest.model_extra.get('steps')}, final loss {manifest.model_extra.get('final_loss')}
 

@@ -24,6 +24,8 @@ from ..fileio import atomic_write_json, atomic_write_text, inside
 from ..lock import StepLock, holder
 from ..report import ReportOptions, build_report
 from ..secrets import redact
+from .pins import changes, load_run_folder, pin_config, recorded
+from .pins import record as record_pins
 from .plan import Step, plan
 from .stages import SFT_DPO, STAGES, data_dir
 from .timings import StepTimes, peak_rss_mb
@@ -54,7 +56,7 @@ def write_steps(cfg: RunConfig, run_dir: Path, steps: list[Step] | None = None) 
 def ensure_steps(run_dir: Path) -> None:
     """Write ``steps.json`` into a run folder made before safemix kept one (from its config.yaml)."""
     if not (Path(run_dir) / STEPS).is_file():
-        write_steps(load_run_config(Path(run_dir) / "config.yaml"), Path(run_dir))
+        write_steps(load_run_folder(run_dir), Path(run_dir))
 
 
 def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
@@ -153,45 +155,43 @@ def _prompts_asked(cfg: RunConfig) -> int | None:
     return sum(len(subsample(s.records, cfg.generate.limit_per_suite, 0)) for s in suites.values())
 
 
-def preflight(cfg: RunConfig, config: str | Path) -> None:
-    """Everything that can be checked before any work: the data sets resolve and hold enough
-    examples for N and every k, the eval suites load, the model spec resolves, every judge and
-    capability task is known. An error names the config and what is wrong."""
-    from ..capability.tasks import parse_tasks
-    from ..data.load import load_instructions, load_suites
-    from ..errors import SafemixError
-    from ..judge.base import available
-    from ..models import resolve_model
+def preflight(cfg: RunConfig, config: str | Path, run_dir: Path, pins: list | None = None) -> None:
+    """Every check of ``--check`` before any work (run/check.py): on any FAIL the table goes to stderr and the
+    run stops with one line naming the config and what failed."""
+    from .check import failures_line, run_checks, table
 
-    dd, au = data_dir(cfg), cfg.data.allow_unpinned
+    rows = run_checks(cfg, run_dir, pins)
+    if not all(r.ok for r in rows):
+        console.print(table(rows), highlight=False, markup=False, soft_wrap=True)
+        raise SafemixError(f"{config}: {failures_line(rows)}")
+
+
+def check(config: str | Path, run_dir: str | Path | None = None, *, data_dir: str | Path | None = None,
+          executor: str | None = None) -> tuple[str, bool]:
+    """``safemix run CONFIG --check``: (the table of every check, whether all passed); runs nothing."""
+    from .check import run_checks, table
+
+    cfg = _overridden(load_run_config(config), data_dir, executor)
+    run_dir = Path(run_dir or Path("runs") / cfg.name)
+    pins, problem = [], None
     try:
-        general, safety = load_instructions(cfg.data.general, dd, au), load_instructions(cfg.data.safety, dd, au)
-        if cfg.data.n_general > len(general.records):
-            raise SafemixError(f"data.n_general={cfg.data.n_general} but {cfg.data.general} has {len(general.records)} examples")
-        if max(cfg.data.k) > len(safety.records):
-            raise SafemixError(f"data.k={max(cfg.data.k)} but {cfg.data.safety} has {len(safety.records)} examples")
-        load_suites(cfg.generate.suites, dd)
-        if cfg.dpo is not None and cfg.dpo.pairs != "derived":
-            from ..data.load import load_preferences
-
-            pairs = load_preferences(cfg.dpo.pairs, dd)
-            if max(cfg.data.k) > len(pairs.records):
-                raise SafemixError(f"data.k={max(cfg.data.k)} but dpo.pairs {cfg.dpo.pairs} has {len(pairs.records)} pairs")
-        if cfg.quality and cfg.quality.judge not in available():
-            raise SafemixError(f"quality.judge: unknown judge '{cfg.quality.judge}' (known: {', '.join(available())})")
-        if cfg.capability:
-            parse_tasks(cfg.capability.tasks)
-        resolve_model(cfg.model)
-        if cfg.executor.kind != "local":
-            from ..executors import get_executor
-
-            get_executor(cfg.executor.kind, getattr(cfg.executor, cfg.executor.kind), Path(".")).check()
-        if cfg.tracking.any():
-            from ..track import open_trackers
-
-            open_trackers(cfg.tracking, Path("."))  # each tracker's package is installed
+        cfg, pins = pin_config(cfg)
     except SafemixError as exc:
-        raise SafemixError(f"{config}: {exc}") from None
+        problem = str(exc)
+    rows = run_checks(cfg, run_dir, pins, problem)
+    return table(rows), all(r.ok for r in rows)
+
+
+def _overridden(cfg: RunConfig, data_dir, executor) -> RunConfig:
+    if data_dir:
+        cfg.data.data_dir = str(data_dir)
+    if executor:
+        from ..config import executor_kinds
+
+        if executor not in executor_kinds():
+            raise SafemixError(f"unknown executor '{executor}' (known: {', '.join(executor_kinds())})")
+        cfg.executor.kind = executor
+    return cfg
 
 
 def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool = False, only: dict | None = None,
@@ -201,26 +201,28 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     data.data_dir (and $SAFEMIX_DATA_DIR); it is not part of any step key. ``executor`` overrides the
     config's ``executor.kind``: ``slurm`` or ``ray`` run each (k, seed) point as a job
     (:mod:`safemix.run.executors`). ``report_after=False``: a job's run of one point, no report."""
-    cfg = load_run_config(config)
-    if data_dir:
-        cfg.data.data_dir = str(data_dir)
-    if executor:
-        from ..config import executor_kinds
-
-        if executor not in executor_kinds():
-            raise SafemixError(f"unknown executor '{executor}' (known: {', '.join(executor_kinds())})")
-        cfg.executor.kind = executor
+    cfg = _overridden(load_run_config(config), data_dir, executor)
     run_dir = Path(run_dir or Path("runs") / cfg.name)
+    # every Hub model and data set pinned to its commit (run/pins.py); a point job uses the driver's commits
+    before = recorded(run_dir)
+    try:
+        cfg, pins = pin_config(cfg, run_dir, use_recorded=not report_after)
+    except SafemixError as exc:
+        raise SafemixError(f"{config}: {exc}") from None
+    for line in changes(before, pins):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     steps = plan(cfg, run_dir, only)
     if dry_run:
         print(describe(steps))
         return run_dir
     if any(not s.done for s in steps):
-        preflight(cfg, config)
+        preflight(cfg, config, run_dir, pins)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if report_after or not before:
+        record_pins(run_dir, pins)
     write_steps(cfg, run_dir)
     if cfg.executor.kind != "local":
-        return _run_on_cluster(cfg, config, run_dir, steps)
+        return _run_on_cluster(cfg, config, run_dir, steps, pins)
     save_config(config, run_dir)
     todo = [s for s in steps if not s.done]
     started = time.time()
@@ -253,6 +255,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     _cards(cfg, run_dir)
     atomic_write_json(run_record(run_dir), RunRecord(
         config=cfg.name, steps=len(steps), ran=len(todo) - len(held), held_by_others=len(held),
+        revisions={p.key: p.pinned for p in pins},
         peak_rss_mb=peak_rss_mb(), seconds_this_call=round(time.time() - started, 1), step_times=times.records).dump())
     _track(cfg, run_dir)
     if held:
@@ -273,7 +276,7 @@ def save_config(config: str | Path, run_dir: Path) -> bool:
     return redact(text) == text
 
 
-def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: list[Step]) -> Path:
+def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: list[Step], pins: list) -> Path:
     """Submit one job per (k, seed) point with unfinished steps, wait for all, write the report from
     whatever finished; a job that did not finish is a one-line error per point (run again to resume)."""
     from ..executors import PointJob, get_executor
@@ -289,6 +292,7 @@ def _run_on_cluster(cfg: RunConfig, config: str | Path, run_dir: Path, steps: li
     def record(outcomes, ran: int = 0) -> None:
         atomic_write_json(run_record(run_dir), RunRecord(
             config=cfg.name, steps=len(steps), ran=ran, seconds_this_call=round(time.time() - started, 1),
+            revisions={p.key: p.pinned for p in pins},
             executor=cfg.executor.kind, jobs=[vars(o) for o in outcomes]).dump())
 
     outcomes = []
@@ -367,7 +371,7 @@ def _previous_steps(run_dir: Path) -> list:
 
 def status(run_dir: str | Path) -> str:
     run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir / "config.yaml")
+    cfg = load_run_folder(run_dir)
     steps = plan(cfg, run_dir)
     done = sum(s.done for s in steps)
     rep = run_dir / "report" / "report.html"

@@ -24,6 +24,7 @@ from ..config import JudgeOptions
 from ..data.resolve import ENV_DATA_DIR
 from ..generate.attacks import get_attack
 from ..markers import DONE
+from ..models.families import lora_targets
 from ..models.load import fingerprint
 from ..secrets import redact
 from ..train.config import TrainConfig
@@ -168,7 +169,11 @@ class TrainStage(Stage):
         # cfg.train.model is cfg.model (RunConfig sees to it); a local model folder adds its content hash
         local = Path(cfg.model).expanduser()
         model = (fingerprint(local),) if local.is_dir() else ()
-        return (cfg.train.result_fields(), seed, *model)
+        fields = cfg.train.result_fields()
+        # no targets given: the family's default, as the training resolves them (a key that names them is the key
+        # the same targets had when they were written out)
+        fields["lora_target_modules"] = lora_targets(cfg.model, fields["lora_target_modules"])
+        return (fields, seed, *model)
 
     def run(self, ctx):
         from ..train import train

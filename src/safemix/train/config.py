@@ -28,15 +28,17 @@ class TrainConfig(BaseModel):
     lora_r: int = Field(8, gt=0, le=4096)  # LoRA rank (paper: 8)
     lora_alpha: int = Field(16, gt=0)  # LoRA scaling (paper: 16)
     lora_dropout: float = Field(0.05, ge=0, lt=1)  # LoRA dropout (paper: 0.05)
-    lora_target_modules: list[str] = ["q_proj", "v_proj"]  # the linear layers LoRA adapts
+    # the linear layers LoRA adapts; none given: the model family's default (models/families.py: q_proj/v_proj,
+    # the paper's, for Llama, Mistral, Qwen, Gemma; qkv_proj for Phi-3), resolved before keying and training
+    lora_target_modules: list[str] | None = None
     # how LoRA dropout draws its masks: words (16-bit slices of 64-bit random words, ~8x fewer draws; PEFT's
     # masks took 14-25% of CPU training time) or torch (PEFT's nn.Dropout). Same p, other masks, so other
     # adapters (train/dropout.py)
     dropout_masks: Literal["words", "torch"] = "words"
     # optimisation (paper: lr 3e-4, batch 128, cutoff 256)
     learning_rate: float = Field(3e-4, gt=0)  # peak learning rate (paper: 3e-4)
-    batch_size: int = Field(128, gt=0)  # examples per optimizer step (paper: 128)
-    micro_batch_size: int = Field(8, gt=0)  # examples per forward pass
+    batch_size: int = Field(128, gt=0, le=1_048_576)  # examples per optimizer step (paper: 128)
+    micro_batch_size: int = Field(8, gt=0, le=65_536)  # examples per forward pass
     epochs: float = Field(3, gt=0)  # passes over the mixture (fractions allowed)
     max_steps: int | None = Field(None, gt=0)  # stop after this many optimizer steps
     warmup_steps: int = Field(0, ge=0)  # linear warm-up steps

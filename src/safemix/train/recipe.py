@@ -30,6 +30,7 @@ from ..formats import get_format
 from ..models import load_causal_lm, load_tokenizer, resolve_model
 from ..models.attention import attention_kernels
 from ..models.cpu_matmul import onednn_linears
+from ..models.families import lora_targets
 from .batches import collate, label_tokens, plan_epoch
 from .checkpoint import CorruptCheckpoint, find_checkpoint, load_checkpoint, save_checkpoint, save_tensors, trainable_state
 from .config import TrainConfig
@@ -67,6 +68,8 @@ class SFTRecipe:
     def setup(self) -> None:
         from accelerate import Accelerator
 
+        if self.cfg.lora_target_modules is None:  # the model family's default (models/families.py)
+            self.cfg = self.cfg.model_copy(update={"lora_target_modules": lora_targets(self.cfg.model, None)})
         cfg = self.cfg
         cuda = torch.cuda.is_available()
         if cfg.method == "qlora" and not cuda:
