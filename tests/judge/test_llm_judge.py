@@ -194,3 +194,22 @@ def test_parse_verdict():
     assert parse_verdict("I think it's fine", labels) is None
     assert parse_verdict("Harmful", ("harmful", "harmless")) == "harmful"
     assert parse_verdict("harmless.", ("harmful", "harmless")) == "harmless"
+
+
+def test_a_judge_that_scores_none_of_its_answers_fails_the_step(servers, tmp_path, run_cli):
+    """A wrong endpoint or a changed API whose every verdict is unparseable: before, the step was marked done and
+    the report had empty rates; now the step fails with one line naming the judge, and nothing is marked done."""
+    from safemix.errors import SafemixError
+    from safemix.markers import DONE
+
+    url, _ = servers
+    gen = _gen(tmp_path, ["one GARBAGE", "two GARBAGE", "three GARBAGE"])
+    with pytest.raises(SafemixError, match=r"judge 'llm-refusal' could score none of its 3 answers \(3 x unparseable"):
+        judge(["llm-refusal"], gen, tmp_path / "out", judge_kwargs={"base_url": url, "judge_model": "m"})
+    assert not (tmp_path / "out" / DONE).exists()
+    code, _, err = run_cli("judge", "--judges", "llm-refusal", "--in", gen, "--out", tmp_path / "out", "--base-url", url,
+                           "--judge-model", "m")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "could score none" in err
+    gen2 = _gen(tmp_path / "b", ["one GARBAGE", "two"]) if (tmp_path / "b").mkdir() is None else None
+    judge(["llm-refusal"], gen2, tmp_path / "out2", judge_kwargs={"base_url": url, "judge_model": "m"})  # one scored: fine
+    assert (tmp_path / "out2" / DONE).exists()

@@ -269,3 +269,32 @@ def test_a_judge_declares_its_metrics_and_the_report_computes_them(tmp_path, mon
     got = {(r["suite"], r["metric"]): r for r in rows}
     assert float(got[("xstest-safe", "rude_rate")]["value"]) == 0.2  # one "I'm sorry, no." in five safe answers
     assert got[("xstest-safe", "rude_rate")]["ci_low"] != "" and ("xstest-safe", "harmful_rate") not in got
+
+
+@pytest.mark.slow
+def test_a_report_killed_while_writing_leaves_nothing_a_rerun_does_not_clean(tmp_path):
+    """SIGKILL during the report (figures are written through temporary files) until a kill leaves one behind; the
+    next report removes it. Before: the temporary file stayed for good."""
+    import os
+    import signal
+    import sys
+    import time
+
+    [_point(tmp_path, k, *v) for k, v in ((0, (0, 1, 4)), (100, (2, 4, 1)))]
+    script = ("import sys; from pathlib import Path; from safemix.report import Point, build_report\n"
+              f"root = Path({str(tmp_path)!r})\n"
+              "points = [Point(k, 1, root / f'g{k}', root / f'j{k}') for k in (0, 100)]\n"
+              "while True: build_report(points, root / 'report')\n")
+    left = []
+    for attempt in range(12):
+        proc = subprocess.Popen([sys.executable, "-c", script], env=os.environ.copy())
+        time.sleep(2.0 + 0.37 * attempt)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        left = list((tmp_path / "report").rglob(".*.tmp"))
+        if left:
+            break
+    assert left, "no kill left a temporary file in 12 tries"
+    build_report([Point(k, 1, tmp_path / f"g{k}", tmp_path / f"j{k}") for k in (0, 100)], tmp_path / "report")
+    assert not list((tmp_path / "report").rglob(".*.tmp"))
+    assert (tmp_path / "report" / "results.csv").is_file()

@@ -175,6 +175,18 @@ def test_changing_a_field_changes_exactly_the_keys_of_the_steps_that_read_it(pat
     assert changed == (_below(keyed) if keyed else set()), f"changing {path} re-keyed {sorted(changed)}"
 
 
+@pytest.fixture(autouse=True)
+def _hub_model_in_cache(tmp_path, monkeypatch):
+    """The Hub model the tests switch to, as a compute node has it after prefetch: its config in the local Hub cache
+    (the training key holds its family's default LoRA targets, read from there)."""
+    snap = tmp_path / "hub" / "models--HuggingFaceTB--SmolLM2-360M-Instruct" / "snapshots" / ("3" * 40)
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text('{"model_type": "llama"}')
+    (snap.parent.parent / "refs").mkdir()
+    (snap.parent.parent / "refs" / "main").write_text("3" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+
+
 def test_changing_the_model_rekeys_training_without_a_train_section(tmp_path):
     """Item 1 of issue 30: the train key hashed the default TrainConfig (built-in model), so two configs
     differing only in ``model`` shared every folder."""

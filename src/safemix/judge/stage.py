@@ -66,7 +66,7 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
     clear_done(out)
     paths, failures, counts, unscored = {}, Counter(), {}, []
     for j in objs:
-        scored, seen, reasons = 0, 0, Counter()
+        scored, answered, reasons = 0, 0, Counter()
         for suite, recs in data.items():
             if subsets and j.id in subsets:
                 seen = subsets[j.id](suite, [r.id for r in recs])
@@ -81,15 +81,15 @@ def judge(judges: list[str | Judge], generations: str | Path, out: str | Path, b
             for rec in written:
                 if rec.get("failed"):
                     failures[(j.id, suite, rec["error"])] += 1
-                seen += 1
+                answered += 1
                 scored += rec.get("label") is not None or rec.get("score") is not None
                 if rec.get("label") is None and not rec.get("failed"):
                     reasons[rec.get("error") or "no verdict"] += 1
             paths[(suite, j.id)] = store.path
             counts.setdefault(suite, {})[j.id] = len(written)
-        if seen and not scored and not any(k[0] == j.id for k in failures):
+        if answered and not scored and not any(k[0] == j.id for k in failures):
             why = "; ".join(f"{n} x {r}" for r, n in reasons.most_common(2))
-            unscored.append(f"judge '{j.id}' could score none of its {seen} answers ({why})")
+            unscored.append(f"judge '{j.id}' could score none of its {answered} answers ({why})")
     if failures:
         total = sum(failures.values())
         detail = "; ".join(f"{jid} on {suite}: {n} x {err}" for (jid, suite, err), n in sorted(failures.items())[:5])

@@ -209,7 +209,8 @@ def data_checks(cfg: RunConfig) -> Iterator[Check]:
                 raise SafemixError(f"suite {name} has no prompts")
             return f"{len(loaded.records)} prompts"
 
-        yield _row(f"suite {name}", "generate.suites", suite, "a registry suite, a group, or a prompts file")
+        shown = Path(name).stem if Path(name).suffix else name  # a prompts file by its name, not its whole path
+        yield _row(f"suite {shown}", "generate.suites", suite, "a registry suite, a group, or a prompts file")
 
 
 def capability_checks(cfg: RunConfig) -> Iterator[Check]:

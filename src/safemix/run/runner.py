@@ -211,7 +211,10 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
         raise SafemixError(f"{config}: {exc}") from None
     for line in changes(before, pins):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
-    steps = plan(cfg, run_dir, only)
+    try:
+        steps = plan(cfg, run_dir, only)
+    except SafemixError as exc:
+        raise SafemixError(f"{config}: {exc}") from None
     if dry_run:
         print(describe(steps))
         return run_dir

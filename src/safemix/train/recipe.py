@@ -68,8 +68,6 @@ class SFTRecipe:
     def setup(self) -> None:
         from accelerate import Accelerator
 
-        if self.cfg.lora_target_modules is None:  # the model family's default (models/families.py)
-            self.cfg = self.cfg.model_copy(update={"lora_target_modules": lora_targets(self.cfg.model, None)})
         cfg = self.cfg
         cuda = torch.cuda.is_available()
         if cfg.method == "qlora" and not cuda:
@@ -83,6 +81,8 @@ class SFTRecipe:
         self.acc = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=not cuda)
         self.loaded = self._load_data()
         self.ref = resolve_model(cfg.model)
+        if cfg.lora_target_modules is None:  # the model family's default (models/families.py)
+            self.cfg = cfg = cfg.model_copy(update={"lora_target_modules": lora_targets(cfg.model, None)})
         self.tok = load_tokenizer(self.ref, cfg.trust_remote_code)
         self.fmt = get_format(cfg.prompt_format, self.tok)
         torch.manual_seed(cfg.seed)
