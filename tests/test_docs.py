@@ -66,3 +66,32 @@ def test_the_guides_run_configs_are_valid(tmp_path):
         path = tmp_path / f"{i}.yaml"
         path.write_text(block)
         load_run_config(path)  # raises with the key and the page's block on a bad one
+
+
+def test_each_guide_installs_the_extras_its_config_needs(tmp_path):
+    """Before: the SLURM guide's install had no [vllm] while its config set backend: vllm (each job trained for hours,
+    then failed at generate), and the paper-GPU guide's had no [slurm] while it ran --executor slurm."""
+    from safemix.config import load_run_config
+    from safemix.run.check import extras_needed
+
+    checked = 0
+    for page in sorted((ROOT / "docs" / "guides").glob("*.md")):
+        text = page.read_text()
+        installs = re.findall(r"pip install -e '\.\[([a-z,]+)\]'", text)
+        blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if b.startswith("name:") and "\nmodel:" in b]
+        configs = [ROOT / c for c in sorted(set(re.findall(r"safemix run (configs/[\w.-]+\.yaml)", text)))]
+        for i, block in enumerate(blocks):
+            configs.append(tmp_path / f"{page.stem}-{i}.yaml")
+            configs[-1].write_text(block)
+        if not installs or not configs:
+            continue
+        have = {e for line in installs for e in line.split(",")}
+        executors = set(re.findall(r"--executor (\w+)", text))
+        for path in configs:
+            cfg = load_run_config(path)
+            for kind in {cfg.executor.kind} | executors:
+                cfg.executor.kind = kind
+                need = {extra for _, _, extra in extras_needed(cfg) if not extra.startswith("qlora")}
+                assert need <= have, f"{page.name}: {path.name} (executor {kind}) needs {sorted(need - have)}"
+                checked += 1
+    assert checked >= 3

@@ -58,6 +58,16 @@ def test_slurm_gives_the_local_results(config, shared_data, slurm, local_results
     assert "last call (slurm)" in status and status.count("COMPLETED") == 2
 
 
+def test_check_asks_the_cluster_for_the_partition(config, shared_data, slurm, tmp_path):
+    """--check runs sinfo: a partition the cluster lacks is a FAIL naming the ones it has, before any job."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.replace("slurm: {cpus_per_task: 1,", "slurm: {partition: nosuch, cpus_per_task: 1,"))
+    got = _safemix("run", bad, "--check", "--data-dir", shared_data, "--executor", "slurm", env=slurm.env)
+    assert got.returncode == 2 and "no partition 'nosuch' (sinfo lists: debug" in got.stdout, got.stdout + got.stderr
+    good = _safemix("run", config, "--check", "--data-dir", shared_data, "--executor", "slurm", env=slurm.env)
+    assert good.returncode == 0 and "OK    executor slurm" in good.stdout, good.stdout + good.stderr
+
+
 def test_cancelled_slurm_job_fails_the_run_and_resubmitting_finishes_it(config, shared_data, slurm, local_results,
                                                                           tmp_path):
     out = tmp_path / "tiny"

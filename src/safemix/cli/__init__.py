@@ -14,7 +14,7 @@ from .eval import app as eval_app
 from .generate import generate_cmd
 from .judge import app as judge_app
 from .label import label_cmd
-from .run import audit_cmd, card_cmd, report_cmd, run_cmd, status_cmd
+from .run import audit_cmd, card_cmd, prefetch_cmd, report_cmd, run_cmd, status_cmd
 from .track import track_cmd
 from .train import train_cmd
 
@@ -31,6 +31,7 @@ app.command("generate")(generate_cmd)
 app.add_typer(judge_app, name="judge")
 app.add_typer(eval_app, name="eval")
 app.command("run")(run_cmd)
+app.command("prefetch")(prefetch_cmd)
 app.command("audit")(audit_cmd)
 app.command("card")(card_cmd)
 app.command("track")(track_cmd)

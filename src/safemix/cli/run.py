@@ -38,6 +38,24 @@ def run_cmd(
     run(config, out, dry_run=dry_run, only=parse_only(only), data_dir=data_dir, executor=executor)
 
 
+def prefetch_cmd(
+    config: Path = typer.Argument(..., help="Run config YAML whose model, data, suites, tasks and judges to fetch."),
+    data_dir: Optional[Path] = DataDir,
+) -> None:
+    """Fetch everything a run needs into the caches (on a login node with internet), so that compute nodes run
+    with HF_HUB_OFFLINE=1; pins each Hub id to its commit. Exit 2 if anything could not be fetched."""
+    from ..config import load_run_config
+    from ..run.prefetch import prefetch, table
+
+    cfg = load_run_config(config)
+    if data_dir:
+        cfg.data.data_dir = str(data_dir)
+    rows = prefetch(cfg)
+    typer.echo(table(rows))
+    if not all(r.ok for r in rows):
+        raise typer.Exit(2)
+
+
 def audit_cmd(
     config: Path = typer.Argument(..., help="Audit config YAML: models (built-ins, folders, Hub ids), suites, judges "
                                             "(see configs/audit-offline.yaml)."),

@@ -14,6 +14,14 @@ from .registry import REGISTRY, DatasetSpec
 
 ENV_DATA_DIR = "SAFEMIX_DATA_DIR"
 ENV_OFFLINE = "SAFEMIX_OFFLINE"
+# a mirror that keeps the data folder's layout (<mirror>/<spec.local>): a site's own copy, or a file server on a login node
+ENV_MIRROR = "SAFEMIX_DATA_MIRROR"
+
+
+def source_url(spec: DatasetSpec) -> str:
+    """Where a registry data set is downloaded from: the mirror, when one is set, else its pinned source."""
+    mirror = os.environ.get(ENV_MIRROR)
+    return f"{mirror.rstrip('/')}/{spec.local}" if mirror else spec.url
 
 
 @dataclass(frozen=True)
@@ -81,19 +89,19 @@ def download(spec: DatasetSpec, *, allow_unpinned: bool = False, timeout: float 
     target = cache_dir("data", spec.local)
     try:
         with atomic_path(target) as tmp:
-            with urllib.request.urlopen(spec.url, timeout=timeout) as resp, open(tmp, "wb") as f:
+            with urllib.request.urlopen(source_url(spec), timeout=timeout) as resp, open(tmp, "wb") as f:
                 while block := resp.read(1 << 20):
                     f.write(block)
             digest = sha256_file(tmp)
             if spec.sha256 and digest != spec.sha256:
                 raise SafemixError(
-                    f"download of '{spec.name}' from {spec.url}: sha256 {digest} does not match "
+                    f"download of '{spec.name}' from {source_url(spec)}: sha256 {digest} does not match "
                     f"the pinned {spec.sha256}; the file was not used"
                 )
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise SafemixError(
-            f"data set '{spec.name}' has no local copy and could not be downloaded ({reason}): "
+            f"data set '{spec.name}' has no local copy and could not be downloaded from {source_url(spec)} ({reason}): "
             f"put {Path(spec.local).name} from {spec.url} at <data dir>/{spec.local} "
             f"and pass --data-dir or set {ENV_DATA_DIR}"
         ) from None
