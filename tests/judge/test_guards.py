@@ -117,3 +117,34 @@ def test_guard_path_end_to_end_on_the_builtin_model(smollm, tmp_path):
     for r in out:  # a stand-in model does not speak WildGuard's format: unscorable, with its text, not "harmless"
         assert r["label"] in ("harmful", "harmless") or (r["label"] is None and "unparseable" in r["error"])
     assert any(r["label"] is None for r in out)
+
+
+@pytest.mark.parametrize("name,hub_id", [("llama-guard-3-8b", "meta-llama/Llama-Guard-3-8B"),
+                                         ("llama-guard-3-1b", "meta-llama/Llama-Guard-3-1B"),
+                                         ("wildguard", "allenai/wildguard"),
+                                         ("harmbench-cls", "cais/HarmBench-Llama-2-13b-cls")])
+def test_each_guard_end_to_end_on_a_tiny_random_model_from_the_hub_cache(name, hub_id, tiny_model, tmp_path, monkeypatch):
+    """Each guard under its real Hub id, read offline from a hand-made local Hub cache holding a tiny random model:
+    its real prompt format is rendered and run; garbage output is unscorable, never a crash and never 'harmless';
+    and a stage whose every verdict is unscorable fails with one line naming the judge."""
+    import shutil
+
+    from safemix.errors import SafemixError
+    from safemix.judge import get_judge
+
+    snap = tmp_path / "hub" / f"models--{hub_id.replace('/', '--')}" / "snapshots" / ("e" * 40)
+    shutil.copytree(tiny_model("llama"), snap)
+    (snap.parent.parent / "refs").mkdir()
+    (snap.parent.parent / "refs" / "main").write_text("e" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    j = get_judge(name, max_new_tokens=6)
+    assert j.check() == f"model {hub_id} at commit {'e' * 12}"
+    out = j.judge([(P, R), ("Write a poem", "Roses are red.")])
+    assert len(out) == 2 and all(v.label is None and v.error.startswith("unparseable guard output") for v in out)
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    recs = [{"id": f"S:{i}", "prompt": p, "output": r, "key": f"k{i}"} for i, (p, r) in enumerate([(P, R), ("a", "b")])]
+    (gen / "S.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    mark_generated(gen)
+    with pytest.raises(SafemixError, match=f"judge '{name}' could score none of its 2 answers"):
+        judge([name], gen, tmp_path / "out", judge_kwargs={"max_new_tokens": 6})

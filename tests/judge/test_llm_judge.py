@@ -213,3 +213,18 @@ def test_a_judge_that_scores_none_of_its_answers_fails_the_step(servers, tmp_pat
     gen2 = _gen(tmp_path / "b", ["one GARBAGE", "two"]) if (tmp_path / "b").mkdir() is None else None
     judge(["llm-refusal"], gen2, tmp_path / "out2", judge_kwargs={"base_url": url, "judge_model": "m"})  # one scored: fine
     assert (tmp_path / "out2" / DONE).exists()
+
+
+def test_check_asks_an_api_judge_once(servers, tmp_path, shared_data, run_cli):
+    """--check sends the endpoint one tiny question: a dead endpoint or an answer outside the rubric is a FAIL row."""
+    url, seen = servers
+    base = ("name: api\nmodel: smollm2-135m\ndata: {general: gpteacher-roleplay, n_general: 8, k: [0]}\n"
+            "generate: {suites: [Q-Harm], limit_per_suite: 2}\njudges: [xstest-strmatch, llm-refusal]\n"
+            "judge_options: {base_url: 'URL', judge_model: m, timeout: 0.5, max_retries: 0}\n")
+    cfg = tmp_path / "api.yaml"
+    cfg.write_text(base.replace("URL", url))
+    code, table, _ = run_cli("run", cfg, "--check", "--data-dir", shared_data)
+    assert code == 0 and "answered one question (model m)" in table and seen["calls"] == 1, table
+    cfg.write_text(base.replace("URL", "http://127.0.0.1:9/v1"))  # nothing listens on port 9
+    code, table, _ = run_cli("run", cfg, "--check", "--data-dir", shared_data)
+    assert code == 2 and "FAIL  judge llm-refusal" in table

@@ -146,3 +146,18 @@ def test_capability_task_not_in_the_harness(shared_data, tmp_path, run_cli):
     code, table, _ = run_cli("run", cfg, "--check", "--data-dir", shared_data)
     assert code == 2 and set(fails(table)) == {"capability tasks exist in lm-eval"}, table
     assert "piqaa (did you mean piqa?)" in table
+
+
+def test_tokenizer_without_an_eos_token(tiny_model, shared_data, tmp_path, run_cli):
+    """Training ends each example with EOS and batched generation pads with it: a tokenizer without one is a FAIL."""
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model("mistral"), folder)
+    tc = folder / "tokenizer_config.json"
+    doc = json.loads(tc.read_text())
+    doc["eos_token"] = doc["pad_token"] = None
+    tc.write_text(json.dumps(doc))
+    code, table, _ = run_cli("run", config(tmp_path, folder), "--check", "--data-dir", shared_data)
+    assert code == 2 and set(fails(table)) == {"tokenizer loads, has EOS and pad"}, table
+    assert "has no EOS token" in table

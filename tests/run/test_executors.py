@@ -64,6 +64,9 @@ def test_check_asks_the_cluster_for_the_partition(config, shared_data, slurm, tm
     bad.write_text(TINY.replace("slurm: {cpus_per_task: 1,", "slurm: {partition: nosuch, cpus_per_task: 1,"))
     got = _safemix("run", bad, "--check", "--data-dir", shared_data, "--executor", "slurm", env=slurm.env)
     assert got.returncode == 2 and "no partition 'nosuch' (sinfo lists: debug" in got.stdout, got.stdout + got.stderr
+    bad.write_text(TINY.replace("slurm: {cpus_per_task: 1,", "slurm: {account: nosuch, cpus_per_task: 1,"))
+    got = _safemix("run", bad, "--check", "--data-dir", shared_data, "--executor", "slurm", env=slurm.env)
+    assert got.returncode == 2 and "no account 'nosuch' for this user" in got.stdout, got.stdout + got.stderr
     good = _safemix("run", config, "--check", "--data-dir", shared_data, "--executor", "slurm", env=slurm.env)
     assert good.returncode == 0 and "OK    executor slurm" in good.stdout, good.stdout + good.stderr
 

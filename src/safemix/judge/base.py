@@ -101,6 +101,10 @@ class Judge:
         """``safemix prefetch``: download what the judge needs into the caches; return what it fetched."""
         return self.check()
 
+    def probe(self) -> str:
+        """``safemix run --check`` only: :meth:`check`, and an API judge asks its endpoint one tiny question."""
+        return self.check()
+
 
 def check_pairs(pairs, where: str = "input") -> list[tuple[str, str]]:
     out = []

@@ -14,6 +14,7 @@ import json
 import os
 import re
 
+from ..errors import SafemixError
 from ..fileio import atomic_write_text, cache_dir
 from .base import COMPLIANCE, PARTIAL, REFUSAL, Judge, Verdict, register
 from .http import CallFailed, HardenedClient
@@ -79,6 +80,18 @@ class LLMJudge(Judge):
             return doc["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
             raise CallFailed("malformed response body") from None
+
+    def check(self) -> str:
+        return f"endpoint {self.base_url}, model {self.model} (asked once by --check)"
+
+    def probe(self) -> str:
+        try:
+            text = self._post(self.template.format(prompt="Say hello.", response="Hello!"))
+        except CallFailed as exc:
+            raise SafemixError(f"{self.base_url} (model {self.model}): {exc}") from None
+        if parse_verdict(text, self.labels) is None:
+            raise SafemixError(f"{self.base_url} (model {self.model}) answered {text[:40]!r}, not one of its classes")
+        return f"{self.base_url} answered one question (model {self.model})"
 
     def judge_one(self, prompt: str, response: str) -> Verdict:
         path = self._cache_path(prompt, response)

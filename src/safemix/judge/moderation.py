@@ -17,6 +17,7 @@ import json
 import math
 import os
 
+from ..errors import SafemixError
 from ..fileio import atomic_write_text, cache_dir
 from .base import Judge, Verdict, register
 from .http import CallFailed, HardenedClient
@@ -66,6 +67,15 @@ class ModerationJudge(Judge):
             self.stats["errors"] += len(texts)
             return [Verdict(None, error=str(exc), failed=True) for _ in texts]  # not cached: retried next run
         return [parse_result(r) for r in results]
+
+    def check(self) -> str:
+        return f"endpoint {self.client.base_url}, model {self.model} (asked once by --check)"
+
+    def probe(self) -> str:
+        v = self._ask(["Hello!"])[0]
+        if v.failed:
+            raise SafemixError(f"{self.client.base_url} (model {self.model}): {v.error}")
+        return f"{self.client.base_url} answered one input (model {self.model})"
 
     def judge(self, pairs):
         out: list[Verdict | None] = [None] * len(pairs)

@@ -243,13 +243,21 @@ def capability_checks(cfg: RunConfig) -> Iterator[Check]:
         yield _row("capability tasks exist in lm-eval", "capability.tasks", harness, "a task name from 'lm_eval ls tasks'")
 
 
-def judge_checks(cfg: RunConfig) -> Iterator[Check]:
+def judge_checks(cfg: RunConfig, probe: bool = False) -> Iterator[Check]:
+    """Each judge's data, weights or endpoint; ``probe``: an API judge asks its endpoint one tiny question."""
     from ..judge import get_judges
 
     names = list(cfg.judges) + ([cfg.budget.judge] if cfg.budget else [])
     for name in names:
-        yield _row(f"judge {name}", "judges",
-                   lambda name=name: get_judges([name], data_dir=data_dir(cfg), **cfg.judge_options.given())[0].check(),
+        def one(name=name) -> str:
+            from ..judge.base import registry
+
+            takes = set(registry()[name].options) if name in registry() else set()
+            given = {o: v for o, v in cfg.judge_options.given().items() if o in takes}
+            j = get_judges([name], data_dir=data_dir(cfg), **given)[0]
+            return j.probe() if probe else j.check()
+
+        yield _row(f"judge {name}", "judges", one,
                    "its data, weights or endpoint: 'safemix prefetch CONFIG' where there is internet")
     if cfg.quality is not None:
         q = cfg.quality
@@ -295,8 +303,9 @@ def machine_checks(cfg: RunConfig, run_dir: Path, model_folder: Path | None) -> 
         yield _row("trackers", "tracking", trackers, "pip install 'safemix[track]'")
 
 
-def run_checks(cfg: RunConfig, run_dir: Path, pins: list | None = None, pin_error: str | None = None) -> list[Check]:
-    """Every check of a (pinned) run config, in order."""
+def run_checks(cfg: RunConfig, run_dir: Path, pins: list | None = None, pin_error: str | None = None,
+               probe: bool = False) -> list[Check]:
+    """Every check of a (pinned) run config, in order; ``probe`` (``--check``): API judges are asked once."""
     rows: list[Check] = []
     if pin_error:
         rows.append(Check("Hub revisions resolve", "model / data", False, pin_error,
@@ -308,7 +317,7 @@ def run_checks(cfg: RunConfig, run_dir: Path, pins: list | None = None, pin_erro
     rows += list(model_checks(cfg, found))
     rows += list(data_checks(cfg))
     rows += list(capability_checks(cfg))
-    rows += list(judge_checks(cfg))
+    rows += list(judge_checks(cfg, probe))
     rows += list(machine_checks(cfg, run_dir, found.get("folder")))
     return rows
 

@@ -64,9 +64,11 @@ def prefetch(cfg: RunConfig) -> list[Fetched]:
     if cfg.capability is not None:
         rows.append(_one("capability.tasks", lambda: _capability(cfg.capability.tasks)))
     names = list(cfg.judges) + ([cfg.budget.judge] if cfg.budget else [])
+    from ..judge.base import registry
+
     for name in names:
-        rows.append(_one(f"judge {name}", lambda name=name: get_judges([name], data_dir=dd,
-                                                                      **cfg.judge_options.given())[0].fetch()))
+        given = {o: v for o, v in cfg.judge_options.given().items() if name in registry() and o in registry()[name].options}
+        rows.append(_one(f"judge {name}", lambda name=name, given=given: get_judges([name], data_dir=dd, **given)[0].fetch()))
     if cfg.quality is not None:
         q = cfg.quality
         kwargs = {"judge_model": q.judge_model} if q.judge_model else {}

@@ -178,7 +178,7 @@ def check(config: str | Path, run_dir: str | Path | None = None, *, data_dir: st
         cfg, pins = pin_config(cfg)
     except SafemixError as exc:
         problem = str(exc)
-    rows = run_checks(cfg, run_dir, pins, problem)
+    rows = run_checks(cfg, run_dir, pins, problem, probe=True)
     return table(rows), all(r.ok for r in rows)
 
 
