@@ -148,3 +148,20 @@ def test_each_guard_end_to_end_on_a_tiny_random_model_from_the_hub_cache(name, h
     mark_generated(gen)
     with pytest.raises(SafemixError, match=f"judge '{name}' could score none of its 2 answers"):
         judge([name], gen, tmp_path / "out", judge_kwargs={"max_new_tokens": 6})
+
+
+def test_a_judge_models_commit_is_in_its_key(tmp_path, monkeypatch):
+    """A guard or reward model that changes upstream re-runs the judge step (its commit is in the judge's key), as the
+    trained model's commit re-runs the steps below it."""
+    from safemix.judge import get_judge
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    for name, repo in (("wildguard", "allenai/wildguard"), ("harm-rm-redteam", "safepaca/absolute-harmfulness-predictor-redteam")):
+        root = tmp_path / "hub" / f"models--{repo.replace('/', '--')}"
+        keys = []
+        for sha in ("a" * 40, "b" * 40):
+            (root / "snapshots" / sha).mkdir(parents=True)
+            (root / "refs").mkdir(exist_ok=True)
+            (root / "refs" / "main").write_text(sha)
+            keys.append(get_judge(name).key)
+        assert keys[0].endswith("@" + "a" * 40) and keys[1].endswith("@" + "b" * 40), keys

@@ -176,14 +176,17 @@ def test_changing_a_field_changes_exactly_the_keys_of_the_steps_that_read_it(pat
 
 
 @pytest.fixture(autouse=True)
-def _hub_model_in_cache(tmp_path, monkeypatch):
-    """The Hub model the tests switch to, as a compute node has it after prefetch: its config in the local Hub cache
-    (the training key holds its family's default LoRA targets, read from there)."""
-    snap = tmp_path / "hub" / "models--HuggingFaceTB--SmolLM2-360M-Instruct" / "snapshots" / ("3" * 40)
-    snap.mkdir(parents=True)
-    (snap / "config.json").write_text('{"model_type": "llama"}')
-    (snap.parent.parent / "refs").mkdir()
-    (snap.parent.parent / "refs" / "main").write_text("3" * 40)
+def _hub_models_in_cache(tmp_path, monkeypatch):
+    """The Hub models the configs name, as a compute node has them after prefetch: in the local Hub cache, each at a
+    commit (the keys hold it: the training's model, its family's default LoRA targets, the judges' models)."""
+    for i, repo in enumerate(("HuggingFaceTB/SmolLM2-360M-Instruct", "org/reward-model", "org/other-model",
+                              "meta-llama/Llama-Guard-3-1B", "safepaca/absolute-harmfulness-predictor-redteam")):
+        sha = str(i + 3) * 40
+        snap = tmp_path / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots" / sha
+        snap.mkdir(parents=True)
+        (snap / "config.json").write_text('{"model_type": "llama"}')
+        (snap.parent.parent / "refs").mkdir()
+        (snap.parent.parent / "refs" / "main").write_text(sha)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
 
 

@@ -9,6 +9,7 @@ the built-in model to run the whole code path offline (the verdicts are then mea
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .base import Judge, Verdict, register
@@ -97,6 +98,17 @@ class GuardJudge(Judge):
         self.max_new_tokens, self.backend, self.batch_size = int(max_new_tokens), backend, int(batch_size)
         self._engine = None
 
+    @functools.cached_property
+    def commit(self) -> str | None:
+        """The guard model's Hub commit, resolved once: it is in the judge's key, and the model is loaded at it."""
+        from ..models.hub import hub_commit
+
+        return hub_commit(self.model)
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}" + (f"@{self.commit}" if self.commit else "")
+
     def check(self) -> str:
         from ..models import resolve_model
 
@@ -116,9 +128,10 @@ class GuardJudge(Judge):
         from ..formats import PromptFormat
         from ..generate.presets import get_decoding
         from ..models import load_causal_lm, load_tokenizer, resolve_model
+        from ..models.hub import at_commit
 
         self.decoding = get_decoding("greedy", self.max_new_tokens)
-        ref = resolve_model(self.model)
+        ref = resolve_model(at_commit(self.model, self.commit))
         if self.backend == "vllm":
             from ..generate.vllm import VLLMBackend
 

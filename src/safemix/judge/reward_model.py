@@ -10,6 +10,8 @@ Batched, sorted by length, on the GPU when there is one. Weights load from safet
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from ..errors import SafemixError
@@ -31,13 +33,31 @@ class RewardModelJudge(Judge):
         self.allow_unsafe_weights = allow_unsafe_weights
         self._model = None
 
+    @functools.cached_property
+    def commit(self) -> str | None:
+        """The reward model's Hub commit, resolved once: it is in the judge's key, and the model is loaded at it."""
+        from ..models.hub import hub_commit
+
+        return hub_commit(self.model_name)
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}" + (f"@{self.commit}" if self.commit else "")
+
+    def check(self) -> str:
+        return f"model {self.model_name}" + (f" at commit {self.commit[:12]}" if self.commit else "")
+
+    def fetch(self) -> str:
+        self.load()
+        return f"model {self.model_name} cached"
+
     def load(self):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         try:
-            self.tok = AutoTokenizer.from_pretrained(self.model_name)
+            self.tok = AutoTokenizer.from_pretrained(self.model_name, revision=self.commit)
             self._model = AutoModelForSequenceClassification.from_pretrained(
-                self.model_name, use_safetensors=None if self.allow_unsafe_weights else True,
+                self.model_name, revision=self.commit, use_safetensors=None if self.allow_unsafe_weights else True,
                 dtype=torch.bfloat16 if self.device == "cuda" else torch.float32).to(self.device).eval()
         except (OSError, ValueError) as exc:
             raise SafemixError(f"cannot load reward model '{self.model_name}' (safetensors only unless "

@@ -117,3 +117,20 @@ def snapshot(hid: HubId, sha: str, patterns: list[str] | None = None) -> Path:
         raise SafemixError(f"{hid.kind} '{hid.repo}@{sha[:12]}': cannot get its files {where} "
                            f"({str(exc).splitlines()[0][:160]})") from None
     return Path(path)
+
+
+def hub_commit(spec: str) -> str | None:
+    """The commit a model spec names when it is a Hub id (resolved now: from the cache when offline), else None
+    (a built-in or a local folder, keyed by their content elsewhere)."""
+    from .builtin import BUILTINS
+
+    if spec in BUILTINS or Path(spec).expanduser().exists():
+        return None
+    hid = parse_model_id(spec)
+    return resolve_revision(hid) if hid else None
+
+
+def at_commit(spec: str, sha: str | None) -> str:
+    """``org/name@SHA`` for a Hub id with its resolved commit; the spec itself otherwise."""
+    hid = parse_model_id(spec) if sha else None
+    return f"{hid.repo}@{sha}" if hid else spec
