@@ -222,6 +222,7 @@ class RunRecord(Record):
     executor: str = "local"
     jobs: list[JobRecord] = []
     revisions: dict[str, str] = {}  # config key -> the Hub spec pinned to its commit (run/pins.py)
+    isolated: bool = False  # each step ran in its own child process; its step_times peaks are the steps' own
 
 
 R = TypeVar("R", bound=Record)

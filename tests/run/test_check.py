@@ -185,3 +185,18 @@ def test_every_shipped_config_prints_its_table(shared_data, run_cli):
         else:
             assert code == 0, (path.name, table)
     assert {"quickstart.yaml", "paper.yaml", "cpu-gemma.yaml", "cpu-dpo.yaml", "cpu-paper.yaml"} <= seen
+
+
+def test_memory_plan_refuses_a_stage_that_cannot_fit(shared_data, tmp_path, monkeypatch, run_cli):
+    """Each stage's estimate against the device (here the limit a job would have): a FAIL names the stage and sizes."""
+    cfg = config(tmp_path, "smollm2-135m", train=", micro_batch_size: 4", generate=", batch_size: 8")
+    code, table, _ = run_cli("run", cfg, "--check", "--data-dir", shared_data)
+    assert code == 0 and "OK    memory plan fits" in table
+    monkeypatch.setenv("SAFEMIX_MEMORY_LIMIT", "1G")
+    code, table, _ = run_cli("run", cfg, "--check", "--data-dir", shared_data)
+    assert code == 2 and set(fails(table)) == {"memory plan fits"}, table
+    assert "needs about" in table and "SAFEMIX_MEMORY_LIMIT has 1.0 GB" in table
+    big = config(tmp_path, "smollm2-135m", train=", micro_batch_size: 4096, batch_size: 4096, cutoff_len: 8192")
+    monkeypatch.delenv("SAFEMIX_MEMORY_LIMIT")
+    code, table, _ = run_cli("run", big, "--check", "--data-dir", shared_data)
+    assert code == 2 and "train needs about" in fails(table)["memory plan fits"]

@@ -95,6 +95,9 @@ def kinds() -> list[str]:
 
 class _Where(Options):
     kind: str = Field("local", description="where the points run: local (this process) or a registered executor")
+    isolate: bool | None = Field(None, description="run each step in its own child process, so that training's and "
+                                 "vLLM's memory goes back to the device between steps (default: on where a CUDA GPU "
+                                 "is present; also inside each cluster job)")
 
     @field_validator("kind")
     @classmethod

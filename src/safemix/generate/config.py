@@ -10,6 +10,18 @@ from ..plugins import Section, one_of
 from .presets import MAX_BATCH, MAX_NEW_TOKENS
 
 
+class VLLMSection(Section):
+    """The vLLM engine (``backend: vllm``): how much of the GPU it takes and how it runs. The engine is shut down
+    when its step ends, so the judges, lm-eval and the next training get the memory back."""
+    gpu_memory_utilization: float = Field(0.85, gt=0, le=1)  # the share of the GPU's memory the engine takes
+    max_model_len: int | None = Field(None, gt=0)  # the longest prompt + answer (none: the model's context)
+    enforce_eager: bool = False  # no CUDA graphs: less memory, slower decoding
+    tensor_parallel_size: int = Field(1, gt=0)  # GPUs the model is split over
+
+    def engine(self) -> dict:
+        return self.model_dump(exclude_none=True)
+
+
 class GenerateSection(Section):
     """The answers: which suites, how many prompts, decoding, engine, precision and jailbreak attacks."""
     suites: list[str] = ["paper", "xstest"]  # eval suites: registry names, groups (paper, xstest, harm, today, ...) or prompt files
@@ -27,6 +39,7 @@ class GenerateSection(Section):
     # role-play, dan:<NAME>, inthewild:<N>, file:<PATH>; each attacked prompt is answered as SUITE@ATTACK
     attacks: list[str] = []
     attack_suites: list[str] | None = None  # the harmful suites to attack (default: every harmful suite)
+    vllm: VLLMSection | None = None  # the vLLM engine's memory share and options (backend: vllm)
 
     @field_validator("attacks")
     @classmethod
@@ -60,7 +73,7 @@ class GenerateSection(Section):
     def unset_later_fields(self) -> set[str]:
         """Fields that joined the section after runs were made, left at their defaults: step keys leave them out,
         so those runs resume."""
-        return {f for f, default in (("attacks", []), ("attack_suites", None)) if getattr(self, f) == default}
+        return {f for f, default in (("attacks", []), ("attack_suites", None), ("vllm", None)) if getattr(self, f) == default}
 
     _preset = field_validator("preset")(lambda v: one_of(v, _presets(), "decoding preset"))
 

@@ -46,7 +46,7 @@ def subsample(prompts: list[EvalPrompt], limit: Limit, seed: int) -> list[EvalPr
 
 
 def load_backend(model: str | None, adapter, prompt_format: str | None, allow_format_mismatch: bool,
-                 backend: str = "hf", trust_remote_code: bool = False, bf16: str = "auto"):
+                 backend: str = "hf", trust_remote_code: bool = False, bf16: str = "auto", engine: dict | None = None):
     """Resolve model + adapter and the prompt format; returns (backend, info for records).
     ``bf16`` (transformers backend): auto, true or false, see ``compute_device``."""
     spec, ref, manifest, weights, trained_fmt = resolve_trained(model, adapter)
@@ -66,8 +66,8 @@ def load_backend(model: str | None, adapter, prompt_format: str | None, allow_fo
         from .vllm import VLLMBackend
 
         if manifest.get("kind") == "full":
-            return VLLMBackend(str(weights), None, base=False), info, _fmt(fmt_name, ref, trust_remote_code)
-        return VLLMBackend(ref.path, weights), info, _fmt(fmt_name, ref, trust_remote_code)
+            return VLLMBackend(str(weights), None, base=False, **(engine or {})), info, _fmt(fmt_name, ref, trust_remote_code)
+        return VLLMBackend(ref.path, weights, **(engine or {})), info, _fmt(fmt_name, ref, trust_remote_code)
     if backend != "hf":
         raise SafemixError(f"unknown backend '{backend}' (known: hf, vllm)")
     from .hf import HFBackend
@@ -116,7 +116,7 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
              adapter=None, prompt_format: str | None = None, allow_format_mismatch: bool = False,
              batch_size: int = 16, limit_per_suite: Limit = None, seed: int = 0, backend: str = "hf",
              bf16: str = "auto", data_dir=None, progress: str | None = None, attacks: list[str] = (),
-             attack_suites: list[str] | None = None, _backend=None) -> dict[str, Path]:
+             attack_suites: list[str] | None = None, engine: dict | None = None, _backend=None) -> dict[str, Path]:
     """Generate for every suite; returns {suite: jsonl path}. Inputs are validated before any output.
     ``bf16``: auto, true or false (``compute_device``). ``progress``: a label to show progress under
     (prompts done / total, tokens/s, ETA). ``attacks``: jailbreak attacks (generate/attacks.py) applied to the
@@ -127,7 +127,8 @@ def generate(suites: str | list[str], out: str | os.PathLike, decoding: Decoding
     attack_list = [get_attack(a) for a in check_attacks(list(attacks))]
     loaded = load_suites(suites, data_dir)
     targets = attack_targets(list(loaded), attack_suites) if attack_list else set()
-    be, info, fmt = _backend or load_backend(model, adapter, prompt_format, allow_format_mismatch, backend, bf16=bf16)
+    be, info, fmt = _backend or load_backend(model, adapter, prompt_format, allow_format_mismatch, backend, bf16=bf16,
+                                             engine=engine)
     out = Path(out)
     clear_done(out)
     paths, counts = {}, {}

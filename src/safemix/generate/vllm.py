@@ -50,6 +50,39 @@ def engine(model_path: str, lora: bool, max_lora_rank: int = 64, factory=None, *
     return _ENGINES[key]
 
 
+def release_engines() -> int:
+    """Shut down every engine this process holds and give their GPU memory back (a step ends: the judges, lm-eval
+    or the next training need it). Returns how many were released. Not yet run on a GPU (none was lent here)."""
+    import gc
+
+    n = len(_ENGINES)
+    for llm in list(_ENGINES.values()):
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        shutdown = getattr(core, "shutdown", None)
+        if callable(shutdown):
+            try:
+                shutdown()
+            except Exception:  # an engine that is already gone
+                pass
+    _ENGINES.clear()
+    try:
+        from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+
+        destroy_model_parallel()
+        destroy_distributed_environment()
+    except Exception:  # vLLM absent, or nothing to destroy
+        pass
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover
+        pass
+    return n
+
+
 class VLLMBackend:
     name = "vllm"
 

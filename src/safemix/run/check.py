@@ -168,6 +168,40 @@ def model_checks(cfg: RunConfig, found: dict) -> Iterator[Check]:
 
     yield _row("prompt format renders", "train.prompt_format", render,
                "prompt_format: alpaca, or a tokenizer with a chat template for chat")
+    if model is not None:
+        yield _row("memory plan fits", "train / generate", lambda: memory_row(cfg, conf, model, tok),
+                   "a smaller micro_batch_size, cutoff_len or generate.batch_size, gradient_checkpointing, or a "
+                   "larger device")
+
+
+def memory_row(cfg: RunConfig, conf, model, tok) -> str:
+    """The memory plan (run/memory.py) against the device: the longest rendered eval prompt sizes the KV cache."""
+    from ..data.load import load_suites
+    from ..formats import get_format
+    from .memory import check_plan, device, env_bytes, plan_memory, shapes
+
+    t = cfg.train
+    targets = None
+    if t.method in ("lora", "qlora"):
+        from ..models.families import lora_targets
+
+        targets = lora_targets(cfg.model, t.lora_target_modules)
+    try:
+        fmt = get_format(t.prompt_format, tok)
+        prompts = [fmt.render(r.prompt, r.input, tok) for s in load_suites(cfg.generate.suites, data_dir(cfg)).values()
+                   for r in s.records]
+        longest = max((len(ids) for ids in tok(prompts, add_special_tokens=fmt.adds_special_tokens)["input_ids"]),
+                      default=256)
+    except SafemixError:  # the suites' own rows say why
+        longest = 256
+    name, have, gpu = device()
+    limit = env_bytes("SAFEMIX_MEMORY_LIMIT")
+    slurm_mem = getattr(getattr(cfg.executor, "slurm", None), "mem_gb", None) if cfg.executor.kind == "slurm" else None
+    if limit is not None:
+        name, have = "SAFEMIX_MEMORY_LIMIT", limit
+    elif slurm_mem and not gpu:
+        name, have = "the SLURM job's mem_gb", slurm_mem * 1024 ** 3
+    return check_plan(plan_memory(cfg, shapes(conf, model, targets, t.lora_r), longest, gpu), name, have)
 
 
 # ------------------------------------------------------------------ data, suites, capability, judges

@@ -24,6 +24,7 @@ from ..fileio import atomic_write_json, atomic_write_text, inside
 from ..lock import StepLock, holder
 from ..report import ReportOptions, build_report
 from ..secrets import redact
+from .isolate import isolated, run_in_child
 from .pins import changes, load_run_folder, pin_config, recorded
 from .pins import record as record_pins
 from .plan import Step, plan
@@ -231,6 +232,9 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     started = time.time()
     times = StepTimes(_previous_steps(run_dir))
     plain = progress and not console.is_terminal  # a log: one line per step, and the stages' own lines
+    # each step in its own process (run/isolate.py): its memory goes back to the device when it ends
+    alone = isolated(cfg.executor.kind, cfg.executor.isolate)
+    cfg_doc = cfg.model_dump(mode="json", exclude_unset=True) if alone else None
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[eta]}"), console=console, disable=not progress or plain) as bar:
         task = bar.add_task("run", total=len(steps), completed=len(steps) - len(todo), eta="")
@@ -249,8 +253,10 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
                 if not got:
                     held.append(step)
                 elif not step.done:  # another process may have finished it meanwhile
-                    execute(step, cfg, progress)
-                    atomic_write_json(step.path / STEP_TIMING, times.record(step.stage, step.point, time.time() - t0))
+                    peak = run_in_child(cfg_doc, run_dir, step.path, progress) if alone else None
+                    if not alone:
+                        execute(step, cfg, progress)
+                    atomic_write_json(step.path / STEP_TIMING, times.record(step.stage, step.point, time.time() - t0, peak))
             bar.advance(task)
     if not report_after:
         return run_dir
@@ -259,7 +265,8 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     atomic_write_json(run_record(run_dir), RunRecord(
         config=cfg.name, steps=len(steps), ran=len(todo) - len(held), held_by_others=len(held),
         revisions={p.key: p.pinned for p in pins},
-        peak_rss_mb=peak_rss_mb(), seconds_this_call=round(time.time() - started, 1), step_times=times.records).dump())
+        peak_rss_mb=max([peak_rss_mb(), *(r["peak_rss_mb"] for r in times.records)]),
+        seconds_this_call=round(time.time() - started, 1), step_times=times.records, isolated=alone).dump())
     _track(cfg, run_dir)
     if held:
         console.print(f"{len(held)} step(s) were running in another process and were left to it; run again when "

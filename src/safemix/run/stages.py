@@ -281,10 +281,17 @@ class GenerateStage(Stage):
         from ..generate import generate, get_decoding
 
         g = ctx.config.generate
-        generate(g.suites, ctx.path, get_decoding(g.preset, g.max_new_tokens, ctx.seed), adapter=ctx.parent,
-                 model=ctx.model, prompt_format=ctx.prompt_format, attacks=g.attacks, attack_suites=g.attack_suites,
-                 batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend,
-                 bf16=g.bf16, data_dir=ctx.data_dir, progress=f"generate {ctx.point}" if ctx.progress else None)
+        try:
+            generate(g.suites, ctx.path, get_decoding(g.preset, g.max_new_tokens, ctx.seed), adapter=ctx.parent,
+                     model=ctx.model, prompt_format=ctx.prompt_format, attacks=g.attacks, attack_suites=g.attack_suites,
+                     batch_size=g.batch_size, limit_per_suite=g.limit_per_suite, seed=0, backend=g.backend,
+                     bf16=g.bf16, data_dir=ctx.data_dir, progress=f"generate {ctx.point}" if ctx.progress else None,
+                     engine=g.vllm.engine() if g.vllm is not None else None)
+        finally:
+            if g.backend == "vllm":  # the engine's GPU memory goes back when its step ends
+                from ..generate.vllm import release_engines
+
+                release_engines()
 
 
 def attack_digest(name: str) -> str:

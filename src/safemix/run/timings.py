@@ -29,8 +29,10 @@ class StepTimes:
             if isinstance(r, dict) and isinstance(r.get("stage"), str) and isinstance(r.get("seconds"), (int, float)):
                 self._prior[r["stage"]].append(float(r["seconds"]))
 
-    def record(self, stage: str, point: str, seconds: float) -> dict:
-        rec = {"stage": stage, "point": point, "seconds": round(seconds, 1), "peak_rss_mb": peak_rss_mb()}
+    def record(self, stage: str, point: str, seconds: float, peak: float | None = None) -> dict:
+        """``peak``: the step's own process's peak (a step run in a child process); else this process's so far."""
+        rec = {"stage": stage, "point": point, "seconds": round(seconds, 1),
+               "peak_rss_mb": peak if peak is not None else peak_rss_mb()}
         self.records.append(rec)
         return rec
 
