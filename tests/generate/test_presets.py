@@ -53,3 +53,26 @@ def test_one_vllm_engine_per_base_model_serves_every_point(tmp_path, monkeypatch
     full = v.engine(tmp_path / "full" / "model", False, factory=factory)  # a full fine-tune: its own engine
     assert full is not base and made[-1] == {"model": str(tmp_path / "full" / "model")}
     assert len(made) == 2
+
+
+def test_the_engine_takes_the_configured_options_and_is_released_at_the_step_end(monkeypatch):
+    """generate.vllm's options reach the engine; release_engines() drops every engine the process holds (its GPU memory
+    goes back), so the next step builds its own. The engine boundary as above (no GPU here: vLLM's own shutdown and
+    CUDA's release are not exercised)."""
+    from safemix.config import RunConfig
+    from safemix.generate import vllm as v
+
+    monkeypatch.setattr(v, "_ENGINES", {})
+    made = []
+    cfg = RunConfig(name="x", model="smollm2-135m", data={"general": "g", "safety": "s", "n_general": 1, "k": [0]},
+                    generate={"backend": "vllm", "vllm": {"gpu_memory_utilization": 0.5, "max_model_len": 2048}})
+    first = v.engine("/m", True, factory=lambda **kw: made.append(kw) or object(), **cfg.generate.vllm.engine())
+    assert made[0]["gpu_memory_utilization"] == 0.5 and made[0]["max_model_len"] == 2048
+    assert v.release_engines() == 1 and not v._ENGINES
+    again = v.engine("/m", True, factory=lambda **kw: made.append(kw) or object(), **cfg.generate.vllm.engine())
+    assert again is not first and len(made) == 2
+    import pytest
+
+    with pytest.raises(ValueError, match="gpu_memory_utilization"):
+        RunConfig(name="x", model="smollm2-135m", data={"general": "g", "safety": "s", "n_general": 1, "k": [0]},
+                  generate={"backend": "vllm", "vllm": {"gpu_memory_utilization": 1.5}})

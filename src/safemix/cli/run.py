@@ -20,6 +20,10 @@ def run_cmd(
     executor: Optional[str] = typer.Option(None, help="Where the points run: local (this process), slurm or ray "
                                                       "(one job per (k, seed) point); default: the config's "
                                                       "executor.kind."),
+    smoke: bool = typer.Option(False, "--smoke", help="Every stage on the real model with tiny limits (one seed, the "
+                                                      "smallest and largest k, a few training steps, one generation "
+                                                      "batch) into RUN_DIR-smoke, then each step's time and peak memory "
+                                                      "and a projection of the full run's."),
     check: bool = typer.Option(False, "--check", help="Check everything before any work (extras, Hub revisions, model, "
                                                       "tokenizer and prompt format, data, suites, tasks, judges, disk, "
                                                       "cluster) and print the table; exit 2 on any FAIL. Runs nothing."),
@@ -27,6 +31,11 @@ def run_cmd(
     """Run the whole sweep (mix -> train -> generate -> judge -> report); safe to kill and re-run."""
     from ..run import parse_only, run
 
+    if smoke:
+        from ..run.smoke import smoke as smoke_run
+
+        smoke_run(config, out, data_dir=data_dir)
+        return
     if check:
         from ..run.runner import check as check_run
 

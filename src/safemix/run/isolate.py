@@ -36,15 +36,15 @@ def isolated(kind: str, isolate: bool | None) -> bool:
         return False
 
 
-def run_in_child(cfg_doc: dict, run_dir: Path, step_path: Path, progress: bool) -> float | None:
-    """Run the step at ``step_path`` in a child process; returns its peak resident memory in MB."""
+def run_in_child(cfg_doc: dict, run_dir: Path, step_path: Path, progress: bool) -> dict:
+    """Run the step at ``step_path`` in a child process; returns its peaks ({peak_rss_mb, gpu_peak_mb})."""
     work = step_path.parent / f".{step_path.name}.child"
     work.mkdir(parents=True, exist_ok=True)
     config, result = work / "config.json", work / "result.json"
     result.unlink(missing_ok=True)
     atomic_write_text(config, json.dumps({"config": cfg_doc, "run_dir": str(run_dir), "step": str(step_path),
                                           "progress": progress}))
-    proc = subprocess.run([sys.executable, "-m", "safemix.run.isolate", str(config), str(result)],
+    proc = subprocess.run([sys.executable, "-m", "safemix.run.child", str(config), str(result)],
                           env={**os.environ, ENV_ISOLATED: "1"})
     try:
         doc = json.loads(result.read_text())
@@ -61,30 +61,10 @@ def run_in_child(cfg_doc: dict, run_dir: Path, step_path: Path, progress: bool) 
     if proc.returncode != 0 or not doc.get("ok"):
         raise SafemixError(f"step {step_path.parent.name}/{step_path.name} failed in its own process "
                            f"(exit {proc.returncode}); its traceback is above")
-    return doc.get("peak_rss_mb")
+    return {k: doc.get(k) for k in ("peak_rss_mb", "gpu_peak_mb")}
 
 
-def _child(config: str, result: str) -> int:
-    from ..config import RunConfig
-    from ..models.cpu_memory import keep_freed_memory
-    from .plan import plan
-    from .runner import execute
-    from .timings import peak_rss_mb
+if __name__ == "__main__":  # an older driver's command line: the child's code lives in run/child.py
+    from .child import main
 
-    keep_freed_memory()
-    doc = json.loads(Path(config).read_text())
-    try:
-        cfg = RunConfig.model_validate(doc["config"])
-        step = next((s for s in plan(cfg, Path(doc["run_dir"])) if str(s.path) == doc["step"]), None)
-        if step is None:
-            raise SafemixError(f"{doc['step']}: not a step of this run's plan")
-        execute(step, cfg, doc["progress"])
-    except SafemixError as exc:
-        atomic_write_text(Path(result), json.dumps({"error": str(exc), "peak_rss_mb": peak_rss_mb()}))
-        return 2
-    atomic_write_text(Path(result), json.dumps({"ok": True, "peak_rss_mb": peak_rss_mb()}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2]))
