@@ -111,8 +111,16 @@ def test_guard_path_end_to_end_on_the_builtin_model(smollm, tmp_path):
             for i, (p, r) in enumerate([(P, R), ("Write a poem", "Roses are red.")])]
     (gen / "S.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     mark_generated(gen)
-    paths = judge(["wildguard"], gen, tmp_path / "out", judge_kwargs={"judge_model": "smollm2-135m", "max_new_tokens": 8})
-    out = [json.loads(x) for x in paths[("S", "wildguard")].read_text().splitlines()]
+    from safemix.errors import SafemixError
+
+    try:
+        judge(["wildguard"], gen, tmp_path / "out", judge_kwargs={"judge_model": "smollm2-135m", "max_new_tokens": 8})
+        failed = None
+    except SafemixError as exc:  # a stand-in that never speaks WildGuard's format: the step fails, naming it
+        failed = str(exc)
+    out = [json.loads(x) for x in (tmp_path / "out" / "S.wildguard.jsonl").read_text().splitlines()]
+    assert (failed is not None) == all(r["label"] is None for r in out)
+    assert failed is None or "judge 'wildguard' could score none of its 2 answers" in failed
     assert [r["kind"] for r in out] == ["harm", "harm"] and all(r["judge"] == "wildguard" for r in out)
     for r in out:  # a stand-in model does not speak WildGuard's format: unscorable, with its text, not "harmless"
         assert r["label"] in ("harmful", "harmless") or (r["label"] is None and "unparseable" in r["error"])

@@ -16,7 +16,7 @@ FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3
 SWEEP = """name: tiny-{family}-{method}
 model: {model}
 data: {{general: gpteacher-roleplay, n_general: 8, k: [0, 4], leakage: "off"}}
-train: {{method: {method}, prompt_format: {fmt}, max_steps: 2, batch_size: 4, micro_batch_size: 4, cutoff_len: 64,
+train: {{method: {method}, prompt_format: {fmt}, max_steps: 2, batch_size: 4, micro_batch_size: 4, cutoff_len: 160,
         learning_rate: 1.0e-3, progress: false}}
 generate: {{suites: [Q-Harm, xstest], limit_per_suite: 2, preset: greedy, max_new_tokens: 6, batch_size: 8}}
 judges: [xstest-strmatch, refusal-clf]

@@ -38,3 +38,24 @@ def test_smoke_runs_every_stage_small_and_projects_the_full_run(shared_data, tmp
     # the smoke's training is capped at a few steps; its generation is one full batch of the full run's size
     manifest = json.loads(next((smoke / "train").glob("*/manifest.json")).read_text())
     assert manifest.get("steps", 4) <= 4
+
+
+@pytest.mark.slow
+def test_the_memory_plan_is_near_the_smokes_measured_peaks(shared_data, tmp_path, run_cli):
+    """The smoke trains and generates with the full run's micro-batch, cutoff and generation batch, each step in its
+    own process: the memory plan's estimate per stage is within 1.5x of the step's measured peak."""
+    import re
+
+    cfg = tmp_path / "sm.yaml"
+    cfg.write_text(TINY.replace("seeds: [1, 2]", "seeds: [1]").replace("k: [0, 4, 8]", "k: [0, 8]"))
+    code, _, err = run_cli("run", cfg, "--smoke", "--out", tmp_path / "sm", "--data-dir", shared_data)
+    assert code == 0, err
+    rec = json.loads((tmp_path / "sm-smoke" / "run.json").read_text())
+    measured = {}
+    for t in rec["step_times"]:
+        measured[t["stage"]] = max(measured.get(t["stage"], 0), t["peak_rss_mb"])
+    code, table, _ = run_cli("run", cfg, "--check", "--data-dir", shared_data)
+    row = next(line for line in table.splitlines() if "memory plan fits" in line)
+    for stage in ("train", "generate", "capability"):
+        estimate = float(re.search(rf"{stage} ([\d.]+) GB", row).group(1)) * 1024
+        assert measured[stage] / 1.5 <= estimate <= measured[stage] * 1.5, (stage, estimate, measured[stage])

@@ -62,9 +62,3 @@ def run_in_child(cfg_doc: dict, run_dir: Path, step_path: Path, progress: bool) 
         raise SafemixError(f"step {step_path.parent.name}/{step_path.name} failed in its own process "
                            f"(exit {proc.returncode}); its traceback is above")
     return {k: doc.get(k) for k in ("peak_rss_mb", "gpu_peak_mb")}
-
-
-if __name__ == "__main__":  # an older driver's command line: the child's code lives in run/child.py
-    from .child import main
-
-    sys.exit(main(sys.argv[1], sys.argv[2]))

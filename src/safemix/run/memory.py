@@ -9,9 +9,10 @@ Per stage, in bytes (``dt``: the compute dtype's size, 4 for fp32 on a CPU, 2 fo
   layers x (18 x hidden + 12 x intermediate) floats (sdpa attention; with gradient checkpointing only each
   layer's input is kept, plus one layer's whole set) and the logits (vocab floats a token);
 - **generate** (transformers): the weights, the merged copy made from the adapter, the KV cache for one batch,
-  batch x beams x (longest prompt + max_new_tokens) x layers x 2 x kv_heads x head_dim x dt, and one step's
-  logits; vLLM: its ``gpu_memory_utilization`` share of the GPU;
-- **capability**: the weights, the merged copy, and log-likelihood logits, batch x 256 tokens x vocab floats;
+  batch x beams x (longest prompt + max_new_tokens) x layers x 2 x kv_heads x head_dim x dt, one layer's prompt
+  pass (batch x longest prompt x (2 x intermediate + heads x longest prompt) floats) and one step's logits;
+  vLLM: its ``gpu_memory_utilization`` share of the GPU;
+- **capability**: the weights, the merged copy, and log-likelihood logits, batch x 128 tokens x vocab floats;
 - each process: a fixed runtime (Python, torch, tokenizers, the judges' features), ``RUNTIME_BYTES``.
 
 The constants are checked against the quickstart's measured peaks per step (each step in its own process),
@@ -26,8 +27,8 @@ from dataclasses import dataclass
 from ..errors import SafemixError
 
 GB = 1024 ** 3
-RUNTIME_BYTES = int(1.0 * GB)  # Python, torch, tokenizers and libraries in a step's process, measured on the CPU
-LOGLIK_TOKENS = 256  # tokens per capability item assumed for its logits
+RUNTIME_BYTES = int(0.5 * GB)  # Python, torch, tokenizers and libraries in a step's process (measured: 485 MB)
+LOGLIK_TOKENS = 128  # tokens per capability item assumed for its logits
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,10 @@ def plan_memory(cfg, s: Shapes, longest_prompt: int, gpu: bool) -> list[Need]:
     else:
         rows = g.batch_size * d.num_beams
         kv = rows * (longest_prompt + d.max_new_tokens) * s.layers * 2 * s.kv_heads * s.head_dim * gdt
+        heads = max(1, s.hidden // max(1, s.head_dim))
+        prefill = rows * longest_prompt * (2 * s.intermediate + heads * longest_prompt) * 4  # one layer's, at a time
         gen = {"weights": s.params * gdt, "merged copy": s.params * gdt if t.method != "full" else 0, "kv cache": kv,
-               "logits": rows * s.vocab * 4, "runtime": RUNTIME_BYTES}
+               "prefill": prefill, "logits": rows * s.vocab * 4, "runtime": RUNTIME_BYTES}
     out.append(Need("generate", sum(gen.values()), gen))
     if cfg.capability is not None:
         cap = {"weights": s.params * gdt, "merged copy": s.params * gdt if t.method != "full" else 0,
