@@ -13,6 +13,7 @@ harmless or as compliance.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from dataclasses import asdict, dataclass
@@ -104,6 +105,22 @@ class Judge:
     def probe(self) -> str:
         """``safemix run --check`` only: :meth:`check`, and an API judge asks its endpoint one tiny question."""
         return self.check()
+
+
+class ModelJudge(Judge):
+    """A judge whose verdicts come from a model (``model_spec``): a Hub model's commit, resolved once, is in the
+    judge's key and the model is loaded at it, so a judge model that changes upstream re-runs the judge step."""
+    model_spec: str = ""
+
+    @functools.cached_property
+    def commit(self) -> str | None:
+        from ..models.hub import hub_commit
+
+        return hub_commit(self.model_spec)
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}" + (f"@{self.commit}" if self.commit else "")
 
 
 def check_pairs(pairs, where: str = "input") -> list[tuple[str, str]]:

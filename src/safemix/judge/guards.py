@@ -9,10 +9,9 @@ the built-in model to run the whole code path offline (the verdicts are then mea
 
 from __future__ import annotations
 
-import functools
 import re
 
-from .base import Judge, Verdict, register
+from .base import ModelJudge, Verdict, register
 from .options import GuardOptions
 
 # Llama Guard 3 (MLCommons hazard taxonomy). The 8B model card lists S1-S14; the 1B card S1-S13.
@@ -88,7 +87,7 @@ def parse_yes_no(text: str) -> Verdict:
     return Verdict(None, error=f"unparseable guard output: {text[:60]!r}")
 
 
-class GuardJudge(Judge):
+class GuardJudge(ModelJudge):
     kind = "harm"
 
     def __init__(self, judge_id: str, model: str, build, parse, max_new_tokens: int = 16, backend: str = "hf",
@@ -98,16 +97,9 @@ class GuardJudge(Judge):
         self.max_new_tokens, self.backend, self.batch_size = int(max_new_tokens), backend, int(batch_size)
         self._engine = None
 
-    @functools.cached_property
-    def commit(self) -> str | None:
-        """The guard model's Hub commit, resolved once: it is in the judge's key, and the model is loaded at it."""
-        from ..models.hub import hub_commit
-
-        return hub_commit(self.model)
-
     @property
-    def key(self) -> str:
-        return f"{self.id}@{self.version}" + (f"@{self.commit}" if self.commit else "")
+    def model_spec(self) -> str:
+        return self.model
 
     def check(self) -> str:
         from ..models import resolve_model

@@ -10,18 +10,16 @@ Batched, sorted by length, on the GPU when there is one. Weights load from safet
 
 from __future__ import annotations
 
-import functools
-
 import torch
 
 from ..errors import SafemixError
-from .base import Judge, Verdict, register
+from .base import ModelJudge, Verdict, register
 from .options import QualityRewardModelOptions, RewardModelOptions
 
 HH_TEMPLATE = "\n\nHuman: {prompt}\n\nAssistant: {response}"
 
 
-class RewardModelJudge(Judge):
+class RewardModelJudge(ModelJudge):
     def __init__(self, model: str, kind: str = "harm", template: str = "hh", batch_size: int = 16,
                  max_length: int = 512, device: str | None = None, allow_unsafe_weights: bool = False,
                  threshold: float | None = None, judge_id: str | None = None):
@@ -33,16 +31,9 @@ class RewardModelJudge(Judge):
         self.allow_unsafe_weights = allow_unsafe_weights
         self._model = None
 
-    @functools.cached_property
-    def commit(self) -> str | None:
-        """The reward model's Hub commit, resolved once: it is in the judge's key, and the model is loaded at it."""
-        from ..models.hub import hub_commit
-
-        return hub_commit(self.model_name)
-
     @property
-    def key(self) -> str:
-        return f"{self.id}@{self.version}" + (f"@{self.commit}" if self.commit else "")
+    def model_spec(self) -> str:
+        return self.model_name
 
     def check(self) -> str:
         return f"model {self.model_name}" + (f" at commit {self.commit[:12]}" if self.commit else "")
