@@ -16,7 +16,16 @@ from datetime import timedelta
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    """This process's own peak resident memory so far: Linux's VmHWM (the high-water mark of this program's memory;
+    getrusage's ru_maxrss also carries the peak of the process that forked it, kept across exec, so a step's child
+    would report at least its parent's size), else ru_maxrss (Linux reports KiB, macOS bytes)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
