@@ -85,3 +85,22 @@ def test_family_batched_generation_equals_one_at_a_time(family, tiny_model):
     single = [be.generate([t], d)[0] for t in texts]
     assert [c.output_tokens for c in batched] == [c.output_tokens for c in single]
     assert [c.text for c in batched] == [c.text for c in single]
+
+
+def test_full_fine_tuning_needs_no_lora_default(tmp_path):
+    """A family neither table knows: LoRA asks for targets in one line; full fine-tuning, which adapts no layer,
+    plans without them (the key then names none)."""
+    from safemix.config import RunConfig
+    from safemix.errors import SafemixError
+    from safemix.run.stages import STAGES
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "no-such-family"}')
+    (folder / "model.safetensors").write_bytes(b"")
+    data = {"general": "gpteacher-roleplay", "safety": "safety-tuned-llamas", "n_general": 4, "k": [0]}
+    full = RunConfig(name="x", model=str(folder), data=data, train={"method": "full"})
+    assert STAGES["train"].key_parts(full, 0, 1)[0]["lora_target_modules"] is None
+    lora = RunConfig(name="x", model=str(folder), data=data)
+    with pytest.raises(SafemixError, match="no default LoRA target modules for this family"):
+        STAGES["train"].key_parts(lora, 0, 1)

@@ -29,6 +29,14 @@ _SPEC = re.compile(r"^hf:(?P<path>[^#@:?]+(?::(?=/)[^#@?]*)?)(?:#(?P<config>[^@:
                    r"(?::(?P<split>[^?]+))?$")
 
 
+def parse_hub_spec(name: str) -> dict | None:
+    """An ``hf:`` spec's parts (path, config, rev, split, and the ``?`` mapping as query), None for any other name or
+    a malformed one."""
+    spec, _, query = str(name).partition("?")
+    m = _SPEC.match(spec) if spec.startswith("hf:") else None
+    return {**m.groupdict(), "query": query} if m else None
+
+
 def is_hf_spec(name: str) -> bool:
     text = str(name).split("?", 1)[0]
     return text.startswith("hf:") or Path(text).suffix.lower() in LOCAL or "?" in str(name)
@@ -54,7 +62,7 @@ def load_rows(name: str) -> tuple[list[dict], dict, dict[str, str]]:
     spec, _, query = str(name).partition("?")
     mapping = _mapping(query, name)
     if spec.startswith("hf:"):
-        m = _SPEC.match(spec)
+        m = parse_hub_spec(name)
         if not m:
             raise SafemixError(f"'{name}': expected hf:ORG/NAME[#CONFIG][@REVISION][:SPLIT]")
         path, config, rev, split = m["path"], m["config"], m["rev"], m["split"] or "train"

@@ -250,5 +250,9 @@ def get_judges(names: list[str], **options) -> list[Judge]:
     if not names:
         raise SafemixError("no judges given")
     check_options(names, options)
-    return [get_judge(n, **{k: v for k, v in options.items() if k in _entry(n).options or k in COMMON_OPTIONS})
-            for n in names]
+    return [get_judge(n, **options_for(n, options)) for n in names]
+
+
+def options_for(name: str, options: dict) -> dict:
+    """Of options shared by several judges, those judge ``name`` takes (and the common context)."""
+    return {k: v for k, v in options.items() if k in _entry(name).options or k in COMMON_OPTIONS}

@@ -52,13 +52,14 @@ def model_type_of(spec: str) -> str:
     return mt
 
 
-def lora_targets(spec: str, given: list[str] | None) -> list[str]:
-    """The LoRA target modules of a training: those given, else the model family's default."""
+def lora_targets(spec: str, given: list[str] | None, needed: bool = True) -> list[str] | None:
+    """The LoRA target modules of a training: those given, else the model family's default. ``needed=False`` (full
+    fine-tuning, which adapts no layer): a family with no default gives None rather than an error."""
     if given is not None:
         return list(given)
     mt = model_type_of(spec)
     found = default_targets(mt)
-    if found is None:
+    if found is None and needed:
         raise SafemixError(f"model '{spec}' (model_type '{mt}'): no default LoRA target modules for this family; "
                            "set train.lora_target_modules (e.g. [q_proj, v_proj])")
     return found

@@ -62,6 +62,15 @@ def parse_model_id(spec: str) -> HubId | None:
     return HubId(repo, rev or None)
 
 
+def hub_model(spec: str) -> HubId | None:
+    """A model spec as a Hub id: None for a built-in name or a path that exists here (a local folder wins)."""
+    from .builtin import BUILTINS
+
+    if spec in BUILTINS or Path(spec).expanduser().exists():
+        return None
+    return parse_model_id(spec)
+
+
 def cached_sha(hid: HubId) -> str | None:
     """The commit a revision names in the local cache, when its snapshot is there."""
     rev = hid.revision or "main"
@@ -79,6 +88,8 @@ def cached_sha(hid: HubId) -> str | None:
 def resolve_revision(hid: HubId) -> str:
     """The commit sha a Hub id's revision names: from the cache when offline, else from the Hub."""
     label = f"{'hf:' if hid.kind == 'dataset' else ''}{hid.repo}" + (f"@{hid.revision}" if hid.revision else "")
+    if hid.revision and SHA.match(hid.revision) and cached_sha(hid):  # a commit never moves: the cache answers
+        return hid.revision
     if offline():
         sha = cached_sha(hid)
         if sha is None:
@@ -122,11 +133,7 @@ def snapshot(hid: HubId, sha: str, patterns: list[str] | None = None) -> Path:
 def hub_commit(spec: str) -> str | None:
     """The commit a model spec names when it is a Hub id (resolved now: from the cache when offline), else None
     (a built-in or a local folder, keyed by their content elsewhere)."""
-    from .builtin import BUILTINS
-
-    if spec in BUILTINS or Path(spec).expanduser().exists():
-        return None
-    hid = parse_model_id(spec)
+    hid = hub_model(spec)
     return resolve_revision(hid) if hid else None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import SafemixError
 from ..fileio import cache_dir, sha256_file
 from .builtin import BUILTINS, MARKER, materialise
-from .hub import TOKENIZER_FILES, parse_model_id, resolve_revision, snapshot
+from .hub import TOKENIZER_FILES, hub_model, resolve_revision, snapshot
 
 WEIGHT_SUFFIXES = (".safetensors",)
 
@@ -40,7 +40,7 @@ def resolve_model(spec: str, download: bool = True) -> ModelRef:
         if not any(p.suffix in WEIGHT_SUFFIXES for p in path.iterdir()):
             raise SafemixError(f"model folder {path} has no .safetensors weights (safemix loads safetensors only)")
         return ModelRef(spec, str(path), fingerprint(path))
-    hid = None if path.exists() else parse_model_id(spec)
+    hid = hub_model(spec)
     if hid is None:
         known = ", ".join(BUILTINS)
         raise SafemixError(f"unknown model '{spec}': not a built-in ({known}), a model folder, or a Hub id "

@@ -88,6 +88,7 @@ def audit(config: str | Path, out: str | Path | None = None, data_dir: str | Pat
     """Run every model's unfinished steps, then write ``report/`` (audit.csv, report.md, report.html)."""
     from ..judge.base import check_options
     from ..models import resolve_model
+    from ..models.hub import at_commit  # each Hub model at the commit its keys were made with
 
     cfg = load_audit_config(config)
     if data_dir:
@@ -102,19 +103,12 @@ def audit(config: str | Path, out: str | Path | None = None, data_dir: str | Pat
             if not step.done:
                 print(f"audit {m.name}: {step.stage}", flush=True)
                 ctx = step.spec.context(view, step.path, step.parent.path if step.parent else None, 0, 0, True)
-                step.spec.run(replace(ctx, model=pinned(m.model, refs[m.name]), prompt_format=m.prompt_format, label=m.name))
+                step.spec.run(replace(ctx, model=at_commit(m.model, refs[m.name].revision), prompt_format=m.prompt_format,
+                                      label=m.name))
         gen, jud, *cap = steps
         require_done(jud.path, "judge", f"safemix audit {config}")
         results.append((m, gen.path, jud.path, cap[0].path if cap else None))
     return write_audit_report(cfg, results, run_dir / "report")
-
-
-def pinned(spec: str, ref) -> str:
-    """A Hub model as the commit its keys were made with (the default branch may move during the audit)."""
-    from ..models.hub import parse_model_id
-
-    hid = parse_model_id(spec) if ref.revision else None
-    return f"{hid.repo}@{ref.revision}" if hid else spec
 
 
 class _StageView:

@@ -29,7 +29,7 @@ class Check:
     fix: str = ""  # what to do when it failed
 
 
-def _row(what: str, key: str, fn: Callable[[], str], fix: str = "") -> Check:
+def attempt(what: str, key: str, fn: Callable[[], str], fix: str = "") -> Check:
     """Run one check: its return value is the detail of an OK; a SafemixError (or any error, on one line) a FAIL."""
     try:
         return Check(what, key, True, fn() or "")
@@ -74,8 +74,8 @@ def _installed(module: str) -> bool:
 def extra_checks(cfg: RunConfig) -> Iterator[Check]:
     for key, module, extra in extras_needed(cfg):
         fix = extra if extra.startswith("qlora") else f"pip install 'safemix[{extra}]'"
-        yield Check(f"extra '{module}' installed", key, _installed(module),
-                    "importable" if _installed(module) else f"'{module}' is not installed", fix)
+        ok = _installed(module)
+        yield Check(f"extra '{module}' installed", key, ok, "importable" if ok else f"'{module}' is not installed", fix)
 
 
 # ------------------------------------------------------------------ model
@@ -104,7 +104,7 @@ def model_checks(cfg: RunConfig, found: dict) -> Iterator[Check]:
         ref = resolve_model(cfg.model, download=False)
         return (f"Hub commit {ref.revision[:12]} ({ref.path})" if ref.revision else f"{ref.path}")
 
-    yield _row("model resolves", "model", resolve, "a built-in name, a folder with config.json and .safetensors, or a "
+    yield attempt("model resolves", "model", resolve, "a built-in name, a folder with config.json and .safetensors, or a "
                "Hub id org/name[@revision] ('safemix prefetch CONFIG' fills the cache for offline nodes)")
     if ref is None:
         return
@@ -116,7 +116,7 @@ def model_checks(cfg: RunConfig, found: dict) -> Iterator[Check]:
         conf, model = _meta_model(folder, t.trust_remote_code)
         return f"{conf.model_type}: {type(model).__name__}"
 
-    yield _row("model architecture loads", "model", architecture, "a model transformers can build as a causal LM")
+    yield attempt("model architecture loads", "model", architecture, "a model transformers can build as a causal LM")
     if model is not None and t.method in ("lora", "qlora"):
         def targets() -> str:
             wanted = lora_targets(cfg.model, t.lora_target_modules)
@@ -127,7 +127,7 @@ def model_checks(cfg: RunConfig, found: dict) -> Iterator[Check]:
                 raise SafemixError(f"no modules named {missing} in {conf.model_type} (its linear layers: {', '.join(linear)})")
             return f"{', '.join(wanted)}" + (" (the family's default)" if t.lora_target_modules is None else "")
 
-        yield _row("LoRA target modules exist", "train.lora_target_modules", targets,
+        yield attempt("LoRA target modules exist", "train.lora_target_modules", targets,
                    "leave train.lora_target_modules unset (the family's default) or name layers the model has")
     if conf is not None:
         context = getattr(conf, "max_position_embeddings", None) or getattr(conf, "n_positions", None)
@@ -135,15 +135,14 @@ def model_checks(cfg: RunConfig, found: dict) -> Iterator[Check]:
         def lengths() -> str:
             if not context:
                 return "the model does not state its context length"
-            longest = t.cutoff_len
-            if longest > context:
+            if t.cutoff_len > context:
                 raise SafemixError(f"train.cutoff_len {t.cutoff_len} is above the model's context ({context} tokens)")
             if cfg.generate.max_new_tokens and cfg.generate.max_new_tokens > context:
                 raise SafemixError(f"generate.max_new_tokens {cfg.generate.max_new_tokens} is above the model's context "
                                    f"({context} tokens)")
             return f"cutoff_len {t.cutoff_len} and answers fit the context ({context} tokens)"
 
-        yield _row("lengths fit the context", "train.cutoff_len", lengths, "lower train.cutoff_len / generate.max_new_tokens")
+        yield attempt("lengths fit the context", "train.cutoff_len", lengths, "lower train.cutoff_len / generate.max_new_tokens")
     tok = None
 
     def tokenizer() -> str:
@@ -153,7 +152,7 @@ def model_checks(cfg: RunConfig, found: dict) -> Iterator[Check]:
             raise SafemixError("the tokenizer has no EOS token (training ends each example with it; generation stops at it)")
         return f"{type(tok).__name__}, EOS {tok.eos_token!r}, pad {tok.pad_token!r}"
 
-    yield _row("tokenizer loads, has EOS and pad", "model", tokenizer, "a tokenizer with an EOS token")
+    yield attempt("tokenizer loads, has EOS and pad", "model", tokenizer, "a tokenizer with an EOS token")
     if tok is None:
         return
 
@@ -166,15 +165,15 @@ def model_checks(cfg: RunConfig, found: dict) -> Iterator[Check]:
             raise SafemixError(f"prompt format '{t.prompt_format}' renders an empty or near-empty prompt")
         return f"'{t.prompt_format}': an example is {len(ids)} tokens"
 
-    yield _row("prompt format renders", "train.prompt_format", render,
+    yield attempt("prompt format renders", "train.prompt_format", render,
                "prompt_format: alpaca, or a tokenizer with a chat template for chat")
     if model is not None:
-        yield _row("memory plan fits", "train / generate", lambda: memory_row(cfg, conf, model, tok),
+        yield attempt("memory plan fits", "train / generate", lambda: memoryattempt(cfg, conf, model, tok),
                    "a smaller micro_batch_size, cutoff_len or generate.batch_size, gradient_checkpointing, or a "
                    "larger device")
 
 
-def memory_row(cfg: RunConfig, conf, model, tok) -> str:
+def memoryattempt(cfg: RunConfig, conf, model, tok) -> str:
     """The memory plan (run/memory.py) against the device: the longest rendered eval prompt sizes the KV cache."""
     from ..data.load import load_suites
     from ..formats import get_format
@@ -219,7 +218,7 @@ def data_checks(cfg: RunConfig) -> Iterator[Check]:
                 raise SafemixError(f"data.{what}={need} but {spec} has {len(loaded.records)} examples")
             return f"{len(loaded.records)} examples"
 
-        yield _row(f"data set {spec}", key, one, "a registry name (safemix data list), a file, or hf:ORG/NAME; set "
+        yield attempt(f"data set {spec}", key, one, "a registry name (safemix data list), a file, or hf:ORG/NAME; set "
                    "data.data_dir or SAFEMIX_DATA_DIR to the data folder")
     if cfg.dpo is not None and cfg.dpo.pairs != "derived":
         def pairs() -> str:
@@ -230,7 +229,7 @@ def data_checks(cfg: RunConfig) -> Iterator[Check]:
                 raise SafemixError(f"data.k={max(cfg.data.k)} but dpo.pairs {cfg.dpo.pairs} has {len(got.records)} pairs")
             return f"{len(got.records)} pairs"
 
-        yield _row(f"preference pairs {cfg.dpo.pairs}", "dpo.pairs", pairs)
+        yield attempt(f"preference pairs {cfg.dpo.pairs}", "dpo.pairs", pairs)
     try:
         names = expand_suites(cfg.generate.suites)
     except SafemixError as exc:
@@ -244,7 +243,7 @@ def data_checks(cfg: RunConfig) -> Iterator[Check]:
             return f"{len(loaded.records)} prompts"
 
         shown = Path(name).stem if Path(name).suffix else name  # a prompts file by its name, not its whole path
-        yield _row(f"suite {shown}", "generate.suites", suite, "a registry suite, a group, or a prompts file")
+        yield attempt(f"suite {shown}", "generate.suites", suite, "a registry suite, a group, or a prompts file")
 
 
 def capability_checks(cfg: RunConfig) -> Iterator[Check]:
@@ -258,7 +257,7 @@ def capability_checks(cfg: RunConfig) -> Iterator[Check]:
         yield Check("capability tasks", "capability.tasks", False, str(exc))
         return
     for s in [s for s in specs if s.local]:
-        yield _row(f"capability task {s.name}", "capability.tasks", lambda s=s: f"{len(read_mc(s.path))} items")
+        yield attempt(f"capability task {s.name}", "capability.tasks", lambda s=s: f"{len(read_mc(s.path))} items")
     named = [s.name for s in specs if not s.local]
     if named and _installed("lm_eval"):
         def harness() -> str:
@@ -274,30 +273,28 @@ def capability_checks(cfg: RunConfig) -> Iterator[Check]:
                 raise SafemixError(f"not tasks of the installed lm-eval harness: {', '.join(hints)}")
             return ", ".join(named)
 
-        yield _row("capability tasks exist in lm-eval", "capability.tasks", harness, "a task name from 'lm_eval ls tasks'")
+        yield attempt("capability tasks exist in lm-eval", "capability.tasks", harness, "a task name from 'lm_eval ls tasks'")
+
+
+def run_judges(cfg: RunConfig) -> list[tuple[str, str, Callable]]:
+    """(row name, config key, a builder) of every judge the run asks: ``judges``, the budget's, the quality judge."""
+    from ..judge.base import get_judge, options_for
+
+    options = {"data_dir": data_dir(cfg), **cfg.judge_options.given()}
+    out = [(f"judge {n}", "judges", lambda n=n: get_judge(n, **options_for(n, options)))
+           for n in list(cfg.judges) + ([cfg.budget.judge] if cfg.budget else [])]
+    if cfg.quality is not None:
+        q = cfg.quality
+        extra = {"judge_model": q.judge_model} if q.judge_model else {}
+        out.append((f"quality judge {q.judge}", "quality.judge", lambda: get_judge(q.judge, data_dir=data_dir(cfg), **extra)))
+    return out
 
 
 def judge_checks(cfg: RunConfig, probe: bool = False) -> Iterator[Check]:
     """Each judge's data, weights or endpoint; ``probe``: an API judge asks its endpoint one tiny question."""
-    from ..judge import get_judges
-
-    names = list(cfg.judges) + ([cfg.budget.judge] if cfg.budget else [])
-    for name in names:
-        def one(name=name) -> str:
-            from ..judge.base import registry
-
-            takes = set(registry()[name].options) if name in registry() else set()
-            given = {o: v for o, v in cfg.judge_options.given().items() if o in takes}
-            j = get_judges([name], data_dir=data_dir(cfg), **given)[0]
-            return j.probe() if probe else j.check()
-
-        yield _row(f"judge {name}", "judges", one,
+    for what, key, build in run_judges(cfg):
+        yield attempt(what, key, lambda build=build: build().probe() if probe else build().check(),
                    "its data, weights or endpoint: 'safemix prefetch CONFIG' where there is internet")
-    if cfg.quality is not None:
-        q = cfg.quality
-        kwargs = {"judge_model": q.judge_model} if q.judge_model else {}
-        yield _row(f"quality judge {q.judge}", "quality.judge",
-                   lambda: get_judges([q.judge], data_dir=data_dir(cfg), **kwargs)[0].check())
 
 
 # ------------------------------------------------------------------ the machine
@@ -318,7 +315,7 @@ def machine_checks(cfg: RunConfig, run_dir: Path, model_folder: Path | None) -> 
             raise SafemixError(f"{free / GB:.1f} GB free at {where}, the run may write about {need / GB:.1f} GB")
         return f"{free / GB:.1f} GB free, about {need / GB:.1f} GB needed"
 
-    yield _row("free disk", "name", disk, "free space, or point --out at a larger file system")
+    yield attempt("free disk", "name", disk, "free space, or point --out at a larger file system")
     if cfg.executor.kind != "local":
         def executor() -> str:
             from ..executors import get_executor
@@ -326,7 +323,7 @@ def machine_checks(cfg: RunConfig, run_dir: Path, model_folder: Path | None) -> 
             get_executor(cfg.executor.kind, getattr(cfg.executor, cfg.executor.kind), Path(run_dir)).check()
             return f"{cfg.executor.kind} reachable"
 
-        yield _row(f"executor {cfg.executor.kind}", "executor", executor)
+        yield attempt(f"executor {cfg.executor.kind}", "executor", executor)
     if cfg.tracking.any():
         def trackers() -> str:
             from ..track import open_trackers
@@ -334,7 +331,7 @@ def machine_checks(cfg: RunConfig, run_dir: Path, model_folder: Path | None) -> 
             open_trackers(cfg.tracking, Path(run_dir))
             return "installed"
 
-        yield _row("trackers", "tracking", trackers, "pip install 'safemix[track]'")
+        yield attempt("trackers", "tracking", trackers, "pip install 'safemix[track]'")
 
 
 def run_checks(cfg: RunConfig, run_dir: Path, pins: list | None = None, pin_error: str | None = None,

@@ -42,6 +42,5 @@ def _gpu_peak() -> float | None:
     return round(max(torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count())) / 2 ** 20, 1)
 
 
-
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1], sys.argv[2]))

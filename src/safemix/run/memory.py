@@ -86,10 +86,15 @@ def device() -> tuple[str, int, bool]:
         return "CPU RAM (unknown)", 0, False
 
 
+def _dtype_bytes(bf16: str, gpu: bool) -> int:
+    """A stage's compute dtype size: bf16 when asked, or by default on a GPU; fp32 otherwise."""
+    return 2 if bf16 == "true" or (gpu and bf16 == "auto") else 4
+
+
 def plan_memory(cfg, s: Shapes, longest_prompt: int, gpu: bool) -> list[Need]:
     """What each heavy stage needs (bytes)."""
     t, g = cfg.train, cfg.generate
-    dt = 2 if gpu and t.bf16 != "false" else 4 if t.bf16 != "true" else 2
+    dt = _dtype_bytes(t.bf16, gpu)
     weights = s.params * dt
     token_floats = s.layers * (18 * s.hidden + 12 * s.intermediate)
     if t.gradient_checkpointing:
@@ -103,7 +108,7 @@ def plan_memory(cfg, s: Shapes, longest_prompt: int, gpu: bool) -> list[Need]:
     from ..generate.presets import get_decoding
 
     d = get_decoding(g.preset, g.max_new_tokens)
-    gdt = 2 if gpu and g.bf16 != "false" else 4 if g.bf16 != "true" else 2
+    gdt = _dtype_bytes(g.bf16, gpu)
     if g.backend == "vllm":
         share = getattr(getattr(g, "vllm", None), "gpu_memory_utilization", None) or 0.9
         gen = {"vllm share": int(share * device()[1]) if gpu else 0, "runtime": RUNTIME_BYTES}

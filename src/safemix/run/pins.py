@@ -11,17 +11,16 @@ the point jobs of a cluster run read the recorded commits instead of asking agai
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..config import RunConfig, load_run_config
+from ..data.hf import parse_hub_spec
 from ..errors import SafemixError
 from ..fileio import atomic_write_json
-from ..models.hub import HubId, parse_model_id, resolve_revision
+from ..models.hub import HubId, at_commit, hub_model, parse_model_id, resolve_revision
 
 REVISIONS = "revisions.json"
-_HF = re.compile(r"^hf:(?P<path>[^#@:?]+)(?P<config>#[^@:?]+)?(?:@(?P<rev>[^:?]+))?(?P<rest>(?::[^?]+)?(?:\?.*)?)$")
 
 
 @dataclass(frozen=True)
@@ -32,18 +31,18 @@ class Pin:
     commit: str
 
 
-def _hub_data(spec: str) -> tuple[HubId, re.Match] | None:
-    m = _HF.match(str(spec))
-    if not m or m["path"].startswith((".", "/", "~")) or m["path"].count("/") != 1 or Path(m["path"]).expanduser().exists():
+def _hub_data(spec: str) -> tuple[HubId, dict] | None:
+    """An ``hf:`` data spec naming a Hub data set (not a local folder) as a Hub id, with its parts (data/hf.py)."""
+    parts = parse_hub_spec(spec)
+    repo = parse_model_id(parts["path"]) if parts else None  # the same org/name rules as a model's
+    if repo is None or Path(parts["path"]).expanduser().exists():
         return None
-    return HubId(m["path"], m["rev"], "dataset"), m
+    return HubId(repo.repo, parts["rev"], "dataset"), parts
 
 
 def hub_specs(cfg: RunConfig) -> list[tuple[str, str]]:
     """(config key, spec) of every Hub model and data set the run reads."""
-    out = []
-    if parse_model_id(cfg.model) and not Path(cfg.model).expanduser().exists():
-        out.append(("model", cfg.model))
+    out = [("model", cfg.model)] if hub_model(cfg.model) else []
     for key, spec in (("data.general", cfg.data.general), ("data.safety", cfg.data.safety)):
         if _hub_data(spec):
             out.append((key, spec))
@@ -53,9 +52,10 @@ def hub_specs(cfg: RunConfig) -> list[tuple[str, str]]:
 
 def _pinned(key: str, spec: str, sha: str) -> str:
     if key == "model":
-        return f"{parse_model_id(spec).repo}@{sha}"
-    hid, m = _hub_data(spec)
-    return f"hf:{m['path']}{m['config'] or ''}@{sha}{m['rest']}"
+        return at_commit(spec, sha)
+    _, p = _hub_data(spec)
+    return (f"hf:{p['path']}" + (f"#{p['config']}" if p["config"] else "") + f"@{sha}"
+            + (f":{p['split']}" if p["split"] else "") + (f"?{p['query']}" if p["query"] else ""))
 
 
 def resolve_pins(cfg: RunConfig) -> list[Pin]:
@@ -63,7 +63,7 @@ def resolve_pins(cfg: RunConfig) -> list[Pin]:
     be is named in one line."""
     pins, problems = [], []
     for key, spec in hub_specs(cfg):
-        hid = parse_model_id(spec) if key == "model" else _hub_data(spec)[0]
+        hid = hub_model(spec) if key == "model" else _hub_data(spec)[0]
         try:
             sha = resolve_revision(hid)
         except SafemixError as exc:

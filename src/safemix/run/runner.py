@@ -256,8 +256,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
                     peaks = run_in_child(cfg_doc, run_dir, step.path, progress) if alone else {}
                     if not alone:
                         execute(step, cfg, progress)
-                    atomic_write_json(step.path / STEP_TIMING, times.record(step.stage, step.point, time.time() - t0,
-                                                                            **peaks))
+                    atomic_write_json(step.path / STEP_TIMING, times.record(step.stage, step.point, time.time() - t0, peaks))
             bar.advance(task)
     if not report_after:
         return run_dir

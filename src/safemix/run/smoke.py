@@ -148,10 +148,9 @@ def project(full: RunConfig, smoke: RunConfig, smoke_dir: Path, full_dir: Path) 
         elif step.stage in ("judge", "quality"):
             seconds = mean * answers_full / max(1, answers_smoke)
         elif step.stage == "capability":
-            items = full.capability.limit or 0
-            seconds = mean * (items / smoke.capability.limit if items else 1.0) if smoke.capability.limit else mean
-            if not items:  # every item of each task: scale by the tasks' sizes where known
-                seconds = mean * _capability_scale(full, smoke)
+            # the full run's items per task over the smoke's; every item of each task: the tasks' sizes where known
+            items = full.capability.limit
+            seconds = mean * (items / smoke.capability.limit if items else _capability_scale(full, smoke))
         elif step.stage == "pairs":
             seconds = mean * step.k / kmax
         else:
@@ -201,7 +200,7 @@ def smoke(config: str | Path, run_dir: str | Path | None = None, *, data_dir=Non
     full = _overridden(load_run_config(config), data_dir, None)
     full_dir = Path(run_dir or Path("runs") / full.name)
     full, _ = pin_config(full)
-    smoke_dir = Path("runs") / f"{full.name}-smoke" if run_dir is None else full_dir.with_name(full_dir.name + "-smoke")
+    smoke_dir = full_dir.with_name(full_dir.name + "-smoke")
     smoke_dir.mkdir(parents=True, exist_ok=True)
     path = write_smoke_config(full, smoke_dir)
     run(path, smoke_dir, progress=progress)

@@ -172,7 +172,7 @@ class TrainStage(Stage):
         fields = cfg.train.result_fields()
         # no targets given: the family's default, as the training resolves them (a key that names them is the key
         # the same targets had when they were written out)
-        fields["lora_target_modules"] = lora_targets(cfg.model, fields["lora_target_modules"])
+        fields["lora_target_modules"] = lora_targets(cfg.model, fields["lora_target_modules"], cfg.train.method != "full")
         return (fields, seed, *model)
 
     def run(self, ctx):

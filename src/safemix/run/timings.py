@@ -30,9 +30,6 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
-_peak = peak_rss_mb  # StepTimes.record's parameter of the same name shadows it there
-
-
 class StepTimes:
     def __init__(self, previous: list | None = None):
         self.records: list[dict] = []
@@ -41,14 +38,11 @@ class StepTimes:
             if isinstance(r, dict) and isinstance(r.get("stage"), str) and isinstance(r.get("seconds"), (int, float)):
                 self._prior[r["stage"]].append(float(r["seconds"]))
 
-    def record(self, stage: str, point: str, seconds: float, peak_rss_mb: float | None = None,
-               gpu_peak_mb: float | None = None) -> dict:
-        """``peak_rss_mb``: the step's own process's peak (a step run in a child process); else this process's so
-        far. ``gpu_peak_mb``: the child's peak GPU memory, where it had a GPU."""
-        rec = {"stage": stage, "point": point, "seconds": round(seconds, 1),
-               "peak_rss_mb": peak_rss_mb if peak_rss_mb is not None else _peak()}
-        if gpu_peak_mb is not None:
-            rec["gpu_peak_mb"] = gpu_peak_mb
+    def record(self, stage: str, point: str, seconds: float, peaks: dict | None = None) -> dict:
+        """``peaks``: a step run in its own process reports its own (``peak_rss_mb``, and ``gpu_peak_mb`` where it had
+        a GPU); else the peak is this process's so far."""
+        rec = {"stage": stage, "point": point, "seconds": round(seconds, 1), "peak_rss_mb": peak_rss_mb(),
+               **{k: v for k, v in (peaks or {}).items() if v is not None}}
         self.records.append(rec)
         return rec
 
@@ -75,4 +69,3 @@ class StepTimes:
             return None
         top = max(r["peak_rss_mb"] for r in self.records)
         return next(r for r in self.records if r["peak_rss_mb"] == top)
-

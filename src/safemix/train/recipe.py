@@ -82,7 +82,8 @@ class SFTRecipe:
         self.loaded = self._load_data()
         self.ref = resolve_model(cfg.model)
         if cfg.lora_target_modules is None:  # the model family's default (models/families.py)
-            self.cfg = cfg = cfg.model_copy(update={"lora_target_modules": lora_targets(cfg.model, None)})
+            self.cfg = cfg = cfg.model_copy(update={"lora_target_modules": lora_targets(cfg.model, None,
+                                                                                        cfg.method != "full")})
         self.tok = load_tokenizer(self.ref, cfg.trust_remote_code)
         self.fmt = get_format(cfg.prompt_format, self.tok)
         torch.manual_seed(cfg.seed)
