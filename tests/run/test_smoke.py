@@ -37,7 +37,7 @@ def test_smoke_runs_every_stage_small_and_projects_the_full_run(shared_data, tmp
     assert "full run: about" in err and "projected s" in err
     # the smoke's training is capped at a few steps; its generation is one full batch of the full run's size
     manifest = json.loads(next((smoke / "train").glob("*/manifest.json")).read_text())
-    assert manifest.get("steps", 4) <= 4
+    assert manifest["steps"] <= 4
 
 
 @pytest.mark.slow
