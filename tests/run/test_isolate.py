@@ -52,3 +52,31 @@ def test_a_step_that_fails_in_its_child_is_one_line(shared_data, tmp_path):
     got = _run(cfg, tmp_path / "run", shared_data)
     assert got.returncode == 2
     assert got.stderr.strip().splitlines()[-1].startswith("error: ") and "verdict(s) failed" in got.stderr
+
+
+@pytest.mark.slow
+def test_steps_fork_from_the_server_and_a_changed_environment_starts_them_fresh(shared_data, tmp_path, monkeypatch):
+    """The fork server's modules read the environment when imported: while it is the one the server started with, a
+    step forks from it; once a variable changes, the step is a fresh process that sees the change."""
+    import yaml
+
+    from safemix.config import RunConfig
+    from safemix.run import isolate
+    from safemix.run.plan import plan
+
+    doc = yaml.safe_load(TINY)
+    doc["data"]["data_dir"] = str(shared_data)
+    cfg, run_dir = RunConfig.model_validate(doc), tmp_path / "run"
+    mixtures = [s for s in plan(cfg, run_dir) if s.stage == "mixture"]
+    # the test session's environment: the server, if an earlier test started it, started in it too
+    assert isolate._server_env in (None, dict(os.environ))
+    started = []
+    real = isolate.subprocess.run
+    monkeypatch.setattr(isolate.subprocess, "run", lambda *a, **kw: started.append(a[0]) or real(*a, **kw))
+    peaks = isolate.run_in_child(doc, run_dir, mixtures[0].path, False)
+    assert mixtures[0].done and peaks["peak_rss_mb"] > 0 and not started  # forked, no new interpreter
+    monkeypatch.setenv("SAFEMIX_TEST_CHANGED", "1")
+    peaks = isolate.run_in_child(doc, run_dir, mixtures[1].path, False)
+    assert mixtures[1].done and peaks["peak_rss_mb"] > 0 and started and started[0][1:3] == ["-m", "safemix.run.child"]
+    with pytest.raises(Exception, match="not a step of this run's plan"):
+        isolate.run_in_child(doc, run_dir, run_dir / "nope" / "step", False)

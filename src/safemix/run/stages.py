@@ -335,8 +335,14 @@ class JudgeStage(Stage):
             b = cfg.budget
             names.append(b.judge)
             subsets = {b.judge: lambda suite, ids: budget_sample(ids, b.fraction, b.seed, f"{ctx.k}/{ctx.seed}/{suite}")}
-        judge(names, ctx.parent, ctx.path, judge_kwargs={"data_dir": ctx.data_dir, **cfg.judge_options.given()},
-              subsets=subsets)
+        try:
+            judge(names, ctx.parent, ctx.path, judge_kwargs={"data_dir": ctx.data_dir, **cfg.judge_options.given()},
+                  subsets=subsets)
+        finally:
+            if getattr(cfg.judge_options, "backend", None) == "vllm":  # a guard's engine goes back with its step
+                from ..generate.vllm import release_engines
+
+                release_engines()
 
 
 class CapabilityStage(Stage):
