@@ -24,7 +24,7 @@ from ..errors import SafemixError
 from ..fileio import atomic_write_text
 from ..markers import require_done
 from .plan import Step, content_key
-from .stages import STAGES, attack_digest, judge_keys
+from .stages import STAGES
 
 COLUMNS = ("model", "spec", "metric", "judge", "n", "value", "ci_low", "ci_high")
 
@@ -66,19 +66,19 @@ def load_audit_config(path: str | Path) -> AuditConfig:
 
 def plan_audit(cfg: AuditConfig, run_dir: Path, refs: dict) -> list[tuple[AuditModel, list[Step]]]:
     """Each model's steps: the run's generate, judge and (when configured) capability stages, with the model as
-    it is where a run has its train step. Folder names: ``<stage>/<model name>-<key>``."""
-    names = cfg.judges + ([cfg.quality_judge] if cfg.quality_judge else [])
+    it is where a run has its train step. Each key is the stage's own key parts (the same ones a sweep's step
+    hashes: local suites' and tasks' digests, judge options, attack templates), with the model's fingerprint and
+    prompt format in place of the train step's key. Folder names: ``<stage>/<model name>-<key>``."""
+    view = _StageView(cfg)
     out = []
     for m in cfg.models:
         fp = refs[m.name].fingerprint
-        gkey = content_key(fp, m.prompt_format, cfg.generate.model_dump(exclude=cfg.generate.unset_later_fields() or None),
-                           *([{a: attack_digest(a) for a in cfg.generate.attacks}] if cfg.generate.attacks else []))
+        gkey = content_key(fp, m.prompt_format, *STAGES["generate"].key_parts(view, 0, 0))
         gen = Step(STAGES["generate"], 0, 0, gkey, run_dir / "generate" / f"{m.name}-{gkey}")
-        gname = gen.path.name
-        jkey = content_key(gname, judge_keys(names, **cfg.judge_options.given()))
+        jkey = content_key(gen.path.name, *STAGES["judge"].key_parts(view, 0, 0))
         steps = [gen, Step(STAGES["judge"], 0, 0, jkey, run_dir / "judge" / f"{m.name}-{jkey}", gen)]
         if cfg.capability:
-            ckey = content_key(fp, cfg.capability.model_dump())
+            ckey = content_key(fp, *STAGES["capability"].key_parts(view, 0, 0))
             steps.append(Step(STAGES["capability"], 0, 0, ckey, run_dir / "capability" / f"{m.name}-{ckey}"))
         out.append((m, steps))
     return out
