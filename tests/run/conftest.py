@@ -1,6 +1,9 @@
 """A real single-node SLURM cluster for the executor tests: munge, MariaDB + slurmdbd (submitit reads
 job states with sacct, which needs accounting), slurmctld and slurmd, every daemon bound to
-127.0.0.1 and kept in one temporary folder. Needs root and Debian's packages (``.ci/run`` installs
+127.0.0.1 and kept in one temporary folder, each daemon stopped through its pid file there. munged has its own
+key, pid and log files there too, but its socket is munge's default one (``/run/munge``, made when missing):
+Slurm 22.05's ``sacctmgr`` ignores ``AuthInfo=socket=`` for its connection to slurmdbd. A munged already
+answering on that socket is used as it is, and left running. Needs root and Debian's packages (``.ci/run`` installs
 them); :func:`start` raises :class:`Unavailable` saying what is missing."""
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+SOCKET = "/run/munge/munge.socket.2"  # munge's default socket
 DAEMONS = ("munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd", "sacctmgr", "sbatch")
 
 
@@ -44,7 +48,6 @@ class Cluster:
     def __init__(self, root: Path):
         self.root = root
         self.env = {**os.environ, "SLURM_CONF": str(root / "slurm.conf")}
-        self.started_munge = False
 
     def start(self) -> "Cluster":
         if os.geteuid() != 0:
@@ -117,13 +120,16 @@ StorageLoc=slurm_acct_db
         return self
 
     def _munge(self) -> None:
+        """A munged for this cluster: a fresh key, its pid and log files in the cluster's folder."""
         if _ok("munge", "-n"):
             return
-        run = Path("/run/munge")
-        run.mkdir(parents=True, exist_ok=True)
-        shutil.chown(run, "munge", "munge")
-        subprocess.run(["su", "-s", "/bin/sh", "munge", "-c", "munged"], check=True)
-        self.started_munge = True
+        r = self.root
+        key = r / "munge.key"
+        key.write_bytes(os.urandom(128))
+        key.chmod(0o600)
+        Path(SOCKET).parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["munged", "--force", f"--socket={SOCKET}", f"--pid-file={r}/munged.pid", f"--key-file={key}",
+                        f"--log-file={r}/log/munged.log", f"--seed-file={r}/munged.seed"], check=True, capture_output=True)
         _wait("munged", lambda: _ok("munge", "-n"))
 
     def _database(self) -> None:
@@ -144,7 +150,7 @@ StorageLoc=slurm_acct_db
         if shutil.which("scontrol"):  # where SLURM is not installed, start() said so and there is nothing to stop
             subprocess.run(["scontrol", "shutdown"], env=self.env, capture_output=True)
         pids = []
-        for pid_file in ("slurmd.pid", "slurmctld.pid", "slurmdbd.pid"):
+        for pid_file in ("slurmd.pid", "slurmctld.pid", "slurmdbd.pid", "munged.pid"):
             try:
                 pids.append(int((self.root / pid_file).read_text()))
                 os.kill(pids[-1], 15)
@@ -165,8 +171,6 @@ StorageLoc=slurm_acct_db
         if getattr(self, "db", None):
             self.db.terminate()
             self.db.wait(30)
-        if self.started_munge:
-            subprocess.run(["pkill", "-x", "munged"])
 
 
 @pytest.fixture(scope="module")
