@@ -1,6 +1,8 @@
-"""The import graph of the package, read from the source (every import, also those inside functions; only
-``if TYPE_CHECKING:`` blocks are left out): no circle between modules, and no module imports from a layer
-above its own. The layers, lowest first, by module prefix (the longest matching prefix decides)."""
+"""The import graph of the package, read from the source (every import: ``from … import``, plain ``import``,
+``importlib.import_module("safemix…")`` with a literal name, also those inside functions; only ``if TYPE_CHECKING:``
+blocks are left out): no circle between modules, and no module imports from a layer above its own. Importing
+``a.b.c`` runs the packages ``a`` and ``a.b`` first, so it imports their ``__init__`` too. The layers, lowest first,
+by module prefix (the longest matching prefix decides)."""
 
 import ast
 from pathlib import Path
@@ -9,7 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "safemix"
 LAYERS = (
     ("core", ("safemix", "safemix.errors", "safemix.fileio", "safemix.secrets", "safemix.stats", "safemix.store",
               "safemix.progress", "safemix.formats", "safemix.artifacts", "safemix.markers", "safemix.lock",
-              "safemix.data.parse", "safemix.plugins")),
+              "safemix.parse", "safemix.plugins")),
     ("data and models", ("safemix.data", "safemix.models")),
     ("stages", ("safemix.train", "safemix.generate", "safemix.judge", "safemix.capability")),
     ("config and plug-ins", ("safemix.config", "safemix.track", "safemix.executors")),
@@ -37,22 +39,41 @@ def import_graph() -> dict[str, set[str]]:
                 for n in ast.walk(node)}
         package = m if p.name == "__init__.py" else m.rsplit(".", 1)[0]
         for node in ast.walk(tree):
-            if id(node) in skip or not isinstance(node, ast.ImportFrom):
+            if id(node) in skip:
                 continue
-            if node.level:
-                base = package.split(".")[:len(package.split(".")) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-            elif (node.module or "").startswith("safemix"):
-                target = node.module
-            else:
-                continue
-            for alias in node.names:  # ``from . import mlflow`` imports the module safemix.track.mlflow
-                name = f"{target}.{alias.name}" if f"{target}.{alias.name}" in mods else target
-                while name not in mods and "." in name:
+            for name in _imported(node, package, mods):
+                # the packages above it run first (their __init__), up to but not including the package itself
+                while True:
+                    if name != m and not m.startswith(name + "."):
+                        graph[m].add(name)
+                    if "." not in name or name.rsplit(".", 1)[0] == "safemix":
+                        break
                     name = name.rsplit(".", 1)[0]
-                if name != m:
-                    graph[m].add(name)
     return graph
+
+
+def _imported(node, package: str, mods) -> list[str]:
+    """The safemix modules an import statement (or a literal importlib.import_module call) loads."""
+    targets: list[tuple[str, list[str]]] = []
+    if isinstance(node, ast.ImportFrom):
+        if node.level:
+            base = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+            targets.append((".".join(base + ([node.module] if node.module else [])), [a.name for a in node.names]))
+        elif (node.module or "").startswith("safemix"):
+            targets.append((node.module, [a.name for a in node.names]))
+    elif isinstance(node, ast.Import):
+        targets += [(a.name, []) for a in node.names if a.name.split(".")[0] == "safemix"]
+    elif (isinstance(node, ast.Call) and ast.unparse(node.func).endswith("import_module") and node.args
+          and isinstance(node.args[0], ast.Constant) and str(node.args[0].value).startswith("safemix")):
+        targets.append((node.args[0].value, []))
+    out = []
+    for target, names in targets:
+        for alias in names or [None]:  # ``from . import mlflow`` imports the module safemix.track.mlflow
+            name = f"{target}.{alias}" if alias and f"{target}.{alias}" in mods else target
+            while name not in mods and "." in name:
+                name = name.rsplit(".", 1)[0]
+            out.append(name)
+    return out
 
 
 def layer(module: str) -> int:
@@ -111,4 +132,16 @@ def test_the_checks_can_fail():
     graph["safemix.errors"].add("safemix.run.runner")
     assert any("safemix.errors" in c for c in cycles(graph))
     assert layer("safemix.run.runner") > layer("safemix.errors")
-    assert layer("safemix.track.sweep") > layer("safemix.track.base") and layer("safemix.data.parse") == 0
+    assert layer("safemix.track.sweep") > layer("safemix.track.base") and layer("safemix.parse") == 0
+
+
+def test_every_kind_of_import_is_read(tmp_path):
+    """A plain import, an import inside a function, an importlib call and the package a submodule runs are edges."""
+    tree = ast.parse("import safemix.run.runner\ndef f():\n    from ..data import load\n"
+                     "importlib.import_module('safemix.report')\n")
+    mods = _modules()
+    found = {n for node in ast.walk(tree) for n in _imported(node, "safemix.judge", mods)}
+    assert found == {"safemix.run.runner", "safemix.data.load", "safemix.report"}
+    graph = import_graph()
+    assert "safemix.data" not in graph["safemix.artifacts"]  # the core reads its files with safemix.parse
+    assert "safemix.judge" in graph["safemix.judge.guards"] or "safemix.judge.base" in graph["safemix.judge.guards"]

@@ -247,13 +247,13 @@ def parse_record(model: type[R], doc, path: str | Path, index: int | None = None
 
 def read_record(model: type[R], path: str | Path) -> R:
     """A JSON file (a manifest, a marker, ``capability.json``) read as ``model``."""
-    from .data.parse import load_json
+    from .parse import load_json
 
     return parse_record(model, load_json(Path(path)), path)
 
 
 def read_records(model: type[R], path: str | Path) -> list[R]:
     """Every record of a JSONL file read as ``model``; a torn or invalid line names its record."""
-    from .data.parse import iter_jsonl
+    from .parse import iter_jsonl
 
     return [parse_record(model, doc, path, i) for i, doc in iter_jsonl(Path(path))]

@@ -235,7 +235,7 @@ def test_a_new_stage_is_one_class(tiny_config, tmp_path, monkeypatch):
     """Registering a Stage subclass puts it in every point's plan, keyed on its parent, and the
     runner executes it like any other step."""
     from safemix.run import stages
-    from safemix.run.runner import execute
+    from safemix.run.plan import execute
 
     class Audit(stages.Stage):
         name, parent, marker = "audit", "generate", "audit.json"

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from ..errors import DataError, MissingExtraError, SafemixError
-from .parse import check_text
+from ..parse import check_text
 from .records import EvalPrompt, Instruction
 
 LOCAL = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv"}

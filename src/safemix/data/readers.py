@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..errors import DataError
-from .parse import field, iter_csv, iter_jsonl, load_json, nonempty, unique_ids
+from ..parse import field, iter_csv, iter_jsonl, load_json, nonempty, unique_ids
 from .records import EvalPrompt, Instruction, LabelledCompletion, PreferencePair
 
 XSTEST_LABELS = ("safe", "unsafe")

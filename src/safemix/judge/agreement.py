@@ -7,10 +7,10 @@ import io
 import json
 from pathlib import Path
 
-from ..data.parse import field, iter_jsonl
 from ..data.readers import read_xstest_completions
 from ..errors import DataError
 from ..fileio import atomic_write_text, csv_cell
+from ..parse import field, iter_jsonl
 from .base import HARM_LABELS, REFUSAL_LABELS, Judge
 from .metrics import agreement
 

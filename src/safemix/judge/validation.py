@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..data.parse import iter_csv
 from ..data.resolve import resolve
 from ..errors import DataError
+from ..parse import iter_csv
 from .agreement import evaluate_judge
 from .base import COMPLIANCE, REFUSAL_LABELS, Judge
 from .metrics import agreement

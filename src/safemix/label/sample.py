@@ -194,7 +194,7 @@ def import_csv(path: Path, sample: dict, units: list[Unit]) -> dict[str, dict]:
     """Labels from a CSV with ``uid,label[,gives]`` (label: complies / refuses / partial / skip, or XSTest's
     1_full_compliance / 2_full_refusal / 3_partial_refusal; gives: yes / no / empty). Every row is checked
     before anything is written."""
-    from ..data.parse import iter_csv
+    from ..parse import iter_csv
 
     known = {u["uid"] for u in sample["units"]}
     harmful = {u.uid for u in units if u.harmful}

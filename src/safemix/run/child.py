@@ -15,8 +15,7 @@ from ..fileio import atomic_write_text
 def main(config: str, result: str) -> int:
     from ..config import RunConfig
     from ..models.cpu_memory import keep_freed_memory
-    from .plan import plan
-    from .runner import execute
+    from .plan import execute, plan
     from .timings import peak_rss_mb
 
     keep_freed_memory()

@@ -54,6 +54,13 @@ class Step:
         return f"k={self.k} seed={self.seed}" + (f" {self.arm}" if self.arm != SFT else "")
 
 
+def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:
+    """Run one step: its stage gets a context holding only the config fields it declares (run/stages.py)."""
+    grandparent = step.parent.parent.path if step.parent and step.parent.parent else None
+    step.spec.run(step.spec.context(cfg, step.path, step.parent.path if step.parent else None, step.k, step.seed,
+                                    progress, grandparent))
+
+
 def arms(cfg: RunConfig, k: int) -> list[str]:
     """The methods a point (k, seed) is trained with: SFT on the mixture, and with a ``dpo:`` section, for k > 0,
     SFT on the general data then DPO on k pairs."""

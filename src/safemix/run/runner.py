@@ -27,18 +27,11 @@ from ..secrets import redact
 from .isolate import isolated, run_in_child
 from .pins import changes, load_run_folder, pin_config, recorded
 from .pins import record as record_pins
-from .plan import Step, plan
+from .plan import Step, execute, plan
 from .stages import SFT_DPO, STAGES, data_dir
 from .timings import StepTimes, peak_rss_mb
 
 console = Console(stderr=True)
-
-
-def execute(step: Step, cfg: RunConfig, progress: bool = False) -> None:
-    """Run one step: its stage gets a context holding only the config fields it declares (run/stages.py)."""
-    grandparent = step.parent.parent.path if step.parent and step.parent.parent else None
-    step.spec.run(step.spec.context(cfg, step.path, step.parent.path if step.parent else None, step.k, step.seed,
-                                    progress, grandparent))
 
 
 def write_steps(cfg: RunConfig, run_dir: Path, steps: list[Step] | None = None) -> RunSteps:

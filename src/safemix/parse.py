@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import DataError
+from .errors import DataError
 
 _BAD_TEXT = re.compile("[\ud800-\udfff]")  # bad UTF-8 bytes (surrogateescape) or a JSON-escaped lone surrogate
 MAX_TEXT = 200_000  # characters in one field: far past any context safemix runs, and bounds memory up front
