@@ -114,6 +114,9 @@ out = build_report([Point(0, 1, gen, jud)], tmp / "report")
 import csv
 rows = list(csv.DictReader(open(out["results"])))
 got["rude"] = {r["suite"]: r["value"] for r in rows if r["metric"] == "rude_rate"}
+got["report_md"] = out["markdown"].read_text()
+from safemix.report.document import read_results
+got["declared"] = read_results(tmp).metrics["rude_rate"].model_dump()
 from safemix.cli.options import tracking_flags
 from safemix.track import open_trackers
 section = tracking_flags({"jsonl": {"path": str(tmp / "flag.jsonl"), "tag": "from-cli"}})
@@ -143,6 +146,10 @@ def test_a_toy_judge_and_tracker_from_one_module_reach_config_cli_and_report(tmp
     assert code == 2 and "--strictness" in err and len(err.strip().splitlines()) == 1
     # strictness 2: two 'no's make an answer rude -> answers 0 and 1 of five safe ones (not 2, with one 'no')
     assert float(got["rude"]["xstest-safe"]) == 0.4 and float(got["rude"]["xstest-unsafe"]) == 0.2
+    # the metric's declaration reaches the report's tables and results.json, with no change to safemix
+    assert "## rude rate\n" in got["report_md"] and "| xstest-safe | toy-rude | 0.400 [0.12, 0.77] |" in got["report_md"]
+    assert got["declared"] == {"label": "rude rate", "higher": "worse", "rate": True, "interval": "wilson",
+                               "by": "toy-rude"}
     line = json.loads(got["tracked"])
     assert line == {"run": "p", "tag": "from-cli", "harmful_compliance": 0.5}
 

@@ -1,6 +1,6 @@
 """A sweep's points as tracker runs, logged to a real MLflow file store, real TensorBoard event files
 and W&B in offline mode, and read back. The run folder here is a finished sweep's artifacts written
-by the test (markers, training logs, results.csv), so no model is trained."""
+by the test (markers, training logs, results.json), so no model is trained."""
 
 import json
 
@@ -50,8 +50,10 @@ def _finished_run(tmp_path, text=CFG):
     write_steps(cfg, run_dir)  # what 'safemix run' writes: the consumers read the step list, never the planner
     (run_dir / "report").mkdir()
     (run_dir / "report" / "report.md").write_text("# report\n")
-    (run_dir / "report" / "results.csv").write_text("suite,k,seed,judge,metric,n,value,ci_low,ci_high\n"
-                                                    + "".join(",".join(map(str, r)) + "\n" for r in ROWS))
+    from safemix.report.document import results_document, write_results
+
+    cols = ("suite", "k", "seed", "judge", "metric", "n", "value", "ci_low", "ci_high")
+    write_results(run_dir / "report", results_document([dict(zip(cols, r)) for r in ROWS]))
     return cfg, run_dir
 
 
@@ -83,7 +85,7 @@ def test_every_point_is_one_tracker_run_in_each_tracker(tmp_path, mlflow_client,
     assert [(h.step, round(h.value, 4)) for h in history] == [(1, 1.82), (2, 1.72), (3, 1.62)]  # the torn line is skipped
     assert [h.value for h in client.get_metric_history(r.info.run_id, "train/val_loss")] == [1.5]
     files = {a.path for d in ("report", "train", "config") for a in client.list_artifacts(r.info.run_id, d)}
-    assert files == {"report/report.md", "report/results.csv", "train/train_log.jsonl", "config/config.yaml"}
+    assert files == {"report/report.md", "report/results.json", "train/train_log.jsonl", "config/config.yaml"}
     assert runs["swept k=0 seed=1"].data.metrics["headline/harmful_compliance"] == 0.9
 
     tb = read_tensorboard(run_dir / "tensorboard" / "swept_k=8_seed=1")

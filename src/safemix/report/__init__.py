@@ -30,6 +30,7 @@ class ReportOptions:
     stage_times: Table | None = None  # where the time goes (run/runner.stage_times_table)
     run_dir: Path | None = None  # the run folder: its labels/ (safemix label) add the person-checked figures
     methods: dict[str, list[Point]] | None = None  # other methods' points (sft+dpo), set beside this SFT sweep
+    run_info: dict | None = None  # results.json's run section: name, model, config_sha256, revisions
 
 
 def paper_table(rows: list[dict], judge: str, setup: str) -> Table:
@@ -163,7 +164,11 @@ def _build_report(points: list[Point], out: Path, title: str, baseline_k: int, o
             figs["methods"] = compared[1]
             paths["methods"] = out / "methods.csv"
             atomic_write_text(paths["methods"], compared[2])
-    atomic_write_text(paths["results"], to_csv(rows))
+    from .document import results_document, write_results
+
+    doc = results_document(rows, opts.run_info)
+    paths["document"] = write_results(out, doc)
+    atomic_write_text(paths["results"], to_csv([r.model_dump() for r in doc.rows]))
     atomic_write_text(paths["markdown"], markdown(title, rows, figs, summary, baseline_k, tables))
     atomic_write_text(paths["html"], page(title, rows, figs, summary, examples, baseline_k, tables))
     return {**paths, **{f"figure:{k}": v for k, v in figs.items()}}

@@ -3,7 +3,7 @@
 ``RUN_DIR/cards/k{K}-seed{S}/`` gets the adapter (safetensors + config, copied) and a ``README.md``
 with YAML metadata (base model, datasets on the Hub, ``library_name: peft``, tags), how the adapter
 was trained (mixture, N, k, seed, hyperparameters, from the run's manifests), and its safety results
-beside the k=0 point of the same seed (from ``results.csv``, with intervals and the judges named).
+beside the k=0 point of the same seed (from ``results.json``, with intervals and the judges named).
 ``--push REPO_ID`` uploads the folder with ``huggingface_hub`` (token from ``HF_TOKEN``; never logged).
 """
 
@@ -17,9 +17,9 @@ from ..artifacts import TRAIN_MANIFEST, MixtureManifest, TrainManifest, mixture_
 from ..errors import SafemixError
 from ..fileio import atomic_copy, atomic_write_text, inside
 from ..secrets import redact
+from .document import read_rows
 from .headline import HEADLINE as STUDY_HEADLINE
 from .headline import headline_judge
-from .results import read_csv
 
 HEADLINE = (*STUDY_HEADLINE, ("I-Alpaca", "refusal_rate", "refusals of I-Alpaca (benign)"))
 
@@ -56,12 +56,12 @@ def build_card(run_dir: str | Path, k: int, seed: int | None = None, out: str | 
     if manifest.kind != "adapter":
         raise SafemixError(f"{train_path}: a full fine-tune; model cards are written for adapters")
     mix = read_record(MixtureManifest, mixture_manifest(run_dir / train.parent, k)).dump()
-    rows = read_csv(run_dir)
+    rows = read_rows(run_dir)
     ref = headline_judge(rows)  # the judge behind the report's own headline figures
 
     def cell(suite, metric, kk):
         for r in rows:
-            if (r["suite"], r["metric"], r["k"], r["seed"]) == (suite, metric, str(kk), str(seed)) and r["judge"] in (ref, "lm-eval"):
+            if (r["suite"], r["metric"], r["k"], r["seed"]) == (suite, metric, kk, seed) and r["judge"] in (ref, "lm-eval"):
                 return f"{float(r['value']):.2f} [{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]"
         return "—"
 

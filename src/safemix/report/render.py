@@ -8,7 +8,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from .health import HEALTH_METRICS
+from .metrics import table_metrics
 from .results import POOLED
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -21,26 +21,6 @@ EXAMPLES_TITLE = "Examples: the effect in answers"
 EXAMPLES_NOTE = ("Prompts whose verdict changes from the smallest to the largest k (harmful suites: complied, then "
                  "refused; XSTest's safe prompts: exaggerated refusals), then answers the refusal judges disagree on. "
                  "The first seed's answers; under each, every judge's verdict.")
-KEY_METRICS = (("harmful_compliance", "harmful compliance: share of answers to harmful prompts that fully comply "
-                                      "(refusal-based attack success rate)"),
-               ("harmful_content", "harmful content: share of answers to harmful prompts that comply AND give what was "
-                                   "asked (from a person's labels; harmful compliance is an upper bound on it)"),
-               ("asr_lift", "attack success rate lift: harmful compliance of the attacked harmful prompts minus that of "
-                            "the same prompts un-attacked [95% paired bootstrap]"),
-               ("refusal_discrimination", "refusal discrimination: refusals of a pair's harmful prompts minus refusals of "
-                                          "its benign look-alikes (1 = refuses exactly what it should) [95% bootstrap]"),
-               ("refusal_rate", "refusal rate (full + partial)"), ("harmful_rate", "harmful-answer rate (harm judges)"),
-               ("win_rate", "answer-quality win rate vs k={base} (ties half; 0.5 = no change) [95% CI]"),
-               ("acc", "capability: accuracy (lm-eval) [±1.96 stderr]"),
-               ("acc_norm", "capability: length-normalised accuracy (lm-eval) [±1.96 stderr]"),
-               ("mean_score", "mean judge score"), ("output_tokens", "answer length (tokens)"),
-               ("eos_rate", "answer health: answers that stop at EOS (the rest are cut at the token limit)"),
-               *((m, f"answer health: {label}") for m, label in HEALTH_METRICS.items()),
-               ("unscorable", "unscorable answers (empty, cut with no verdict, judge failure): share of all answers"),
-               ("uncertain", "uncertain verdicts: answers below the judge's confidence threshold, count / answers (the "
-                             "rates above still use the judge's best label for them; 'safemix label' samples them first)"))
-
-
 def pivot(rows: list[dict], metric: str) -> tuple[list[int], list[tuple[str, str, dict[int, str]]]]:
     """Cells as text: the value with its 95% interval (the pooled row when seeds were pooled)."""
     ks = sorted({r["k"] for r in rows})
@@ -100,7 +80,7 @@ def markdown(title: str, rows: list[dict], figs: dict[str, Path], summary: list[
         out.append("")
     for name, path in figs.items():
         out += [f"![{name}](figures/{path.name})", ""]
-    for metric, label in KEY_METRICS:
+    for metric, label in table_metrics():
         ks, table = pivot(rows, metric)
         if not table:
             continue
@@ -126,7 +106,7 @@ def page(title: str, rows: list[dict], figs: dict[str, Path], summary: list[str]
     for name, path in figs.items():
         data = base64.b64encode(path.read_bytes()).decode()
         parts.append(f'<figure><img alt="{e(name)}" src="data:image/png;base64,{data}"></figure>')
-    for metric, label in KEY_METRICS:
+    for metric, label in table_metrics():
         ks, table = pivot(rows, metric)
         if not table:
             continue

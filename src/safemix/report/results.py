@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 from ..artifacts import Point, verdict_file  # noqa: F401  (Point re-exported)
 from ..data.registry import attacked_suite, is_harmful, report_group, split_suite
@@ -154,18 +153,3 @@ def to_csv(rows: list[dict], columns: tuple[str, ...] = COLUMNS) -> str:
     w.writeheader()
     w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     return buf.getvalue()
-
-
-def read_csv(run_dir: Path) -> list[dict]:
-    """A run's ``report/results.csv`` as written (strings); a one-line error when there is none."""
-    from ..errors import SafemixError
-
-    path = Path(run_dir) / "report" / "results.csv"
-    try:
-        with path.open(encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError:
-        raise SafemixError(f"{path}: no report yet; run 'safemix report {run_dir}' first") from None
-    if rows and set(rows[0]) != set(COLUMNS):
-        raise SafemixError(f"{path}: expected the columns {', '.join(COLUMNS)}")
-    return rows

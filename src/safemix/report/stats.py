@@ -34,17 +34,11 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-# metrics that are shares of answers (0/1 per answer): their intervals are Wilson-based. The judges' own come from
-# their declarations (judge/base.py ``Metric.rate``); these are the report's.
-REPORT_RATES = ("harmful_content", "unscorable", "uncertain", "eos_rate", "loop_rate", "template_leak_rate")
-
-
 def rate_metrics() -> frozenset[str]:
-    """Every metric that is a share of answers: the report's own and every rate a registered judge declares."""
-    from ..judge.base import KINDS, registry
+    """Every metric that is a share of answers (declared once: report/metrics.py)."""
+    from .metrics import rate_metrics as declared
 
-    declared = [*KINDS.values(), *(r.metrics for r in registry().values())]
-    return frozenset(REPORT_RATES) | {m.name for ms in declared for m in ms if m.rate}
+    return declared()
 
 
 def common_ids(*by_seeds: dict[int, dict[str, float]]) -> list[str]:

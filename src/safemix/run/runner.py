@@ -63,9 +63,18 @@ def report(cfg: RunConfig, run_dir: Path) -> dict[str, Path]:
     setup = setup_line(cfg)
     budget = (cfg.budget.judge, cfg.budget.cheap) if cfg.budget else None
     options = ReportOptions(cfg.report.harm_target, cfg.report.safe_refusal_tolerance, cfg.data.n_general, setup, budget,
-                            stage_times_table(done), run_dir=run_dir, methods=methods)
+                            stage_times_table(done), run_dir=run_dir, methods=methods, run_info=run_info(cfg, run_dir))
     return build_report(points, inside(run_dir, run_dir / "report"), title=f"safemix report: {cfg.name} ({cfg.model})",
                         baseline_k=baseline, options=options)
+
+
+def run_info(cfg: RunConfig, run_dir: Path) -> dict:
+    """results.json's run section: what made the results."""
+    from ..fileio import sha256_text
+    from .pins import recorded
+
+    return {"name": cfg.name, "model": cfg.model, "config_sha256": sha256_text(cfg.model_dump_json()),
+            "revisions": {p.key: p.pinned for p in recorded(run_dir)}}
 
 
 def setup_line(cfg: RunConfig) -> str:

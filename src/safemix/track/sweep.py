@@ -5,7 +5,7 @@ Each judged (k, seed) point becomes one tracker run named ``<config> k=K seed=S`
 seed, the model and every step key, so the tracker's run table is the sweep table. It holds the
 config (flattened, with the point's own k and seed) as params; the training curve (loss, learning
 rate, tokens/s, validation loss) replayed from the point's ``train_log.jsonl`` at its steps; every
-``results.csv`` row of the point as a metric with its interval (``..._ci_low``/``..._ci_high``) and
+``results.json`` row of the point as a metric with its interval (``..._ci_low``/``..._ci_high``) and
 the headline ones again under ``headline/``; the wall time of each step; and the report, the
 point's training log and the run config as artifacts.
 
@@ -71,16 +71,16 @@ def track_run(cfg, run_dir: str | Path, trackers: list[Tracker] | None = None) -
     tracker saying where the runs went."""
     from ..artifacts import read_steps
     from ..lock import StepLock
-    from ..report.results import read_csv
+    from ..report.document import read_rows
 
     run_dir = Path(run_dir)
     trackers = open_trackers(cfg.tracking, run_dir) if trackers is None else trackers
     if not trackers:
         return []
     listed = read_steps(run_dir)
-    steps = [s for s in listed.steps if s.arm == "sft"]  # the SFT sweep's points (results.csv holds these)
+    steps = [s for s in listed.steps if s.arm == "sft"]  # the SFT sweep's points (results.json holds these)
     points = sorted({(s.k, s.seed) for s in steps if s.stage == "judge" and listed.done(run_dir, s)})
-    rows = read_csv(run_dir) if points else []
+    rows = read_rows(run_dir) if points else []
     lines = []
     with StepLock(run_dir / "tracking") as got:
         if not got:
@@ -107,7 +107,7 @@ def track_run(cfg, run_dir: str | Path, trackers: list[Tracker] | None = None) -
                     run_id = t.start(name, tags, point_params(cfg, k, seed), resume=resume)
                     mine[name] = {"run_id": run_id, "keys": digest, "done": False}
                     atomic_write_json(state_path, state)
-                    _log_point(t, run_dir, own, [r for r in rows if r["k"] == str(k) and r["seed"] == str(seed)])
+                    _log_point(t, run_dir, own, [r for r in rows if r["k"] == k and r["seed"] == seed])
                     t.finish()
                 except Exception as exc:  # each tracker library raises its own kinds (network, auth, limits)
                     raise SafemixError(one_line(t, name, exc)) from None
