@@ -161,6 +161,7 @@ class Point:
     judgements: Path
     capability: Path | None = None  # folder with capability.json (lm-eval scores)
     quality: Path | None = None  # folder of quality-judge verdicts
+    outputs: dict[str, Path] | None = None  # every finished step folder of this point, by stage (plug-ins' rows)
 
 
 STEPS = "steps.json"
@@ -196,7 +197,8 @@ class RunSteps(Record):
         own = [s for s in self.steps if s.arm == arm]
         finished = {(s.stage, s.k, s.seed): run_dir / s.path for s in own if self.done(run_dir, s)}
         return [Point(s.k, s.seed, run_dir / s.parent, run_dir / s.path, capability=finished.get(("capability", s.k, s.seed)),
-                      quality=finished.get(("quality", s.k, s.seed)))
+                      quality=finished.get(("quality", s.k, s.seed)),
+                      outputs={st: p for (st, k, seed), p in finished.items() if (k, seed) == (s.k, s.seed)})
                 for s in own if s.stage == "judge" and s.parent and (s.stage, s.k, s.seed) in finished]
 
 

@@ -127,6 +127,27 @@ class RunConfig(_Strict):
         return self
 
 
+def _with_stage_sections(base: type[RunConfig]) -> type[RunConfig]:
+    """The run config with each plug-in stage's section (safemix/stage.py: optional, under the stage's name)."""
+    from pydantic import create_model
+
+    from .plugins import load_external
+    from .stage import STAGES
+
+    load_external()
+    fields = {}
+    for st in STAGES.plugins():
+        if st.name in base.model_fields:
+            raise SafemixError(f"plug-in stage '{st.name}': its name is already a run config section")
+        fields[st.name] = (st.section | None, None)
+    if not fields:
+        return base
+    return create_model("RunConfig", __base__=base, __module__=__name__, __doc__=base.__doc__, **fields)
+
+
+RunConfig = _with_stage_sections(RunConfig)  # type: ignore[misc]
+
+
 def read_yaml(path: str | Path):
     """A YAML file's document (safe loader: no tags executed); a one-line error naming the file."""
     try:

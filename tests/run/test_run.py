@@ -249,8 +249,11 @@ def test_a_new_stage_is_one_class(tiny_config, tmp_path, monkeypatch):
             (ctx.path / self.marker).write_text(json.dumps({"k": ctx.k, "suites": ctx.config.generate.suites,
                                                             "parent": ctx.parent.name}))
 
-    monkeypatch.setitem(stages.STAGES, "audit", Audit())
-    steps = plan(load_run_config(tiny_config), tmp_path)
+    stages.register_stage(Audit())
+    try:
+        steps = plan(load_run_config(tiny_config), tmp_path)
+    finally:
+        stages.STAGES.unregister("audit")
     audits = [s for s in steps if s.stage == "audit"]
     assert [s.k for s in audits] == [0, 8] and all(s.parent.stage == "generate" for s in audits)
     assert audits[0].key != audits[1].key and not audits[0].done

@@ -40,6 +40,18 @@ app.command("report")(report_cmd)
 app.command("label")(label_cmd)
 
 
+def _stage_commands() -> None:
+    """Each plug-in stage's own verb (safemix/stage.py: ``command``)."""
+    from ..stage import STAGES
+
+    for st in STAGES.plugins():
+        if st.command is not None:
+            app.command(st.name)(st.command)
+
+
+_stage_commands()
+
+
 METAVARS = {"path": "PATH", "str": "TEXT", "int": "N", "float": "NUMBER"}
 
 

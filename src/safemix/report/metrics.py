@@ -5,24 +5,10 @@ section read these declarations; a plug-in judge's metric gets its table with no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
+from ..metrics import MetricSpec
 from .health import HEALTH_METRICS
 
-Interval = Literal["wilson", "bootstrap", "paired-bootstrap", "stderr", "ppi"]
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    label: str  # the report's heading for its table
-    higher: Literal["worse", "better", "neither"] = "neither"  # what a higher value means
-    rate: bool = True  # a share of answers (0/1 each): its interval is Wilson's
-    interval: Interval = "wilson"  # how its 95% interval is made (pooled seeds: the two-way bootstrap)
-    order: int = 200  # where its table goes among the report's (lower first)
-    shown: bool = True  # a table of its own in the report
-    by: str = "report"  # who declares it: the report, or a judge kind / judge id
+__all__ = ["MetricSpec", "REPORT_METRICS", "metric_specs", "rate_metrics", "table_metrics"]
 
 
 # the report's own metrics (the judges declare theirs: judge/base.py)
@@ -53,11 +39,14 @@ REPORT_METRICS = (
 
 
 def metric_specs() -> dict[str, MetricSpec]:
-    """Every declared metric by name, in the report's order: the report's own, then each judge kind's and each
-    registered judge's (the first declaration of a name is its spec)."""
+    """Every declared metric by name, in the report's order: the report's own, each plug-in stage's, then each judge
+    kind's and each registered judge's (the first declaration of a name is its spec)."""
     from ..judge.base import KINDS, registry
+    from ..stage import STAGES
 
     out = {m.name: m for m in REPORT_METRICS}
+    for st in STAGES.plugins():  # a stage's own metrics (its result rows)
+        out |= {m.name: m for m in st.metrics if m.name not in out}
     declared = [*((kind, ms) for kind, ms in KINDS.items()), *((j, r.metrics) for j, r in registry().items())]
     for by, ms in declared:
         for m in ms:

@@ -86,8 +86,27 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
                         add(g, pt, vs[0][1]["judge"], metric, values)
     rows += harmful_pool(outcomes)
     rows += pooled_rows(outcomes)
+    rows += stage_rows(points)
     sort_rows(rows)
     return rows, answers, outcomes
+
+
+def stage_rows(points: list[Point]) -> list[dict]:
+    """The rows each plug-in stage makes from its finished step of each point (safemix/stage.py)."""
+    from ..stage import STAGES
+
+    out = []
+    for pt in points:
+        for name, path in sorted((pt.outputs or {}).items()):
+            if name in STAGES:
+                out += STAGES[name].result_rows(pt, path)
+    return out
+
+
+def result_row(suite: str, k: int, seed, judge: str, metric: str, values: dict[str, float]) -> dict:
+    """One row of the results document from per-answer values (by prompt id): the mean, with Wilson's interval for
+    a declared rate and the percentile bootstrap's otherwise (what a plug-in stage's ``result_rows`` returns)."""
+    return _row(suite, k, seed, judge, metric, values)
 
 
 def sort_rows(rows: list[dict]) -> None:

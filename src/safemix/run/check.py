@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from ..config import RunConfig
 from ..errors import SafemixError
+from ..stage import STAGES, CheckRow
 from .stages import data_dir
 
 GB = 1024 ** 3
 
 
-@dataclass(frozen=True)
-class Check:
-    what: str  # the check, in a few words
-    key: str  # the config key it concerns
-    ok: bool
-    detail: str  # what was found
-    fix: str = ""  # what to do when it failed
+Check = CheckRow  # what: the check in a few words; key: the config key; ok; detail: what was found; fix
 
 
 def attempt(what: str, key: str, fn: Callable[[], str], fix: str = "") -> Check:
@@ -349,6 +343,9 @@ def run_checks(cfg: RunConfig, run_dir: Path, pins: list | None = None, pin_erro
     rows += list(data_checks(cfg))
     rows += list(capability_checks(cfg))
     rows += list(judge_checks(cfg, probe))
+    for st in STAGES.plugins():  # a plug-in stage's own checks
+        if st.enabled(cfg):
+            rows += list(st.checks(cfg))
     rows += list(machine_checks(cfg, run_dir, found.get("folder")))
     return rows
 

@@ -9,24 +9,24 @@ data folder and a :class:`ConfigView` that holds only the declared fields -- nev
 a stage cannot read a field its key does not cover without failing; tests/run/test_keys.py walks the
 config schema and checks that changing each field changes exactly the keys of the stages that read it.
 ``plan()``, the runner and the executors only go through this protocol (a planned step carries its
-stage), so adding a stage is one class here plus its test.
+stage). The protocol and the registry are ``safemix/stage.py``; a plug-in stage registers there from its own
+module.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from ..artifacts import CAPABILITY, MIXTURE_MANIFEST, TRAIN_MANIFEST, mixture_file
 from ..config import JudgeOptions
 from ..data.resolve import ENV_DATA_DIR
 from ..generate.attacks import get_attack
-from ..markers import DONE
 from ..models.families import lora_targets
 from ..models.load import fingerprint
 from ..secrets import redact
+from ..stage import SFT, SFT_DPO, STAGES, ConfigView, Stage, StageContext, UndeclaredRead, register_stage
 from ..train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -42,26 +42,6 @@ def data_dir(cfg: RunConfig):
     return cfg.data.data_dir or os.environ.get(ENV_DATA_DIR)
 
 
-class UndeclaredRead(RuntimeError):
-    """A stage read a config field it does not declare (a bug in the stage: its key may miss it)."""
-
-
-class ConfigView:
-    """The run config as a stage may read it: the fields under its declared paths, nothing else."""
-
-    def __init__(self, obj, allowed: frozenset[str], prefix: str = ""):
-        self._obj, self._allowed, self._prefix = obj, allowed, prefix
-
-    def __getattr__(self, name: str):
-        path = self._prefix + name
-        value = getattr(self._obj, name)
-        if any(path == a or path.startswith(a + ".") for a in self._allowed):
-            return value
-        if value is not None and any(a.startswith(path + ".") for a in self._allowed):
-            return ConfigView(value, self._allowed, path + ".")
-        raise UndeclaredRead(f"a stage read config field '{path}' without declaring it (reads / unkeyed)")
-
-
 def local_file_digests(specs: list[str]) -> dict[str, str]:
     """sha256 of the data specs that are files on disk (registry names are pinned by their sha256;
     ``hf:`` specs by their revision), so an edited file re-runs the steps that read it."""
@@ -74,64 +54,6 @@ def local_file_digests(specs: list[str]) -> dict[str, str]:
         if str(spec).lower() not in REGISTRY and path.is_file():
             out[str(spec)] = sha256_file(path)
     return out
-
-
-@dataclass(frozen=True)
-class StageContext:
-    """What a stage is handed to run one step."""
-    config: ConfigView  # the run config's fields the stage declares (reads + unkeyed), nothing else
-    path: Path  # the step's output folder (the stage writes its marker there, last)
-    parent: Path | None  # the parent step's output folder (its artifact), None for a first stage
-    k: int
-    seed: int
-    data_dir: str | None  # where the data sets are (data.data_dir, else $SAFEMIX_DATA_DIR)
-    progress: bool = False  # show progress bars
-    # a model as it is, where there is no train step (safemix audit): its spec and prompt format, and a label
-    model: str | None = None
-    prompt_format: str | None = None
-    label: str | None = None
-    grandparent: Path | None = None  # the parent step's own parent's output (the DPO training's reference model)
-
-    @property
-    def point(self) -> str:
-        return self.label or f"k={self.k} seed={self.seed}"
-
-
-SFT, SFT_DPO = "sft", "sft+dpo"  # the methods (arms) a sweep can compare: the paper's SFT on mixtures, and DPO
-
-
-class Stage:
-    name: ClassVar[str]
-    parent: ClassVar[str | None] = None
-    marker: ClassVar[str] = DONE
-    # the arms whose points have this stage; a stage that ``stands_for`` another is its parent for the later
-    # stages of its arm (the DPO training stands for the training: generation reads the DPO model)
-    arms: ClassVar[tuple[str, ...]] = (SFT, SFT_DPO)
-    stands_for: ClassVar[str | None] = None
-    # config fields (dotted paths; a section stands for every field in it) that decide the output:
-    # every one of them is covered by ``key_parts``
-    reads: ClassVar[tuple[str, ...]] = ()
-    # fields read but left out of the key, each because it cannot change the output (where to find
-    # the inputs, how to show progress, limits that only bound waiting)
-    unkeyed: ClassVar[tuple[str, ...]] = ()
-
-    def view(self, cfg: RunConfig) -> ConfigView:
-        return ConfigView(cfg, frozenset(self.reads + self.unkeyed))
-
-    def enabled(self, cfg: RunConfig) -> bool:
-        return True
-
-    def key_parts(self, cfg: RunConfig, k: int, seed: int) -> tuple:
-        """What the step's output depends on besides its parent's key."""
-        raise NotImplementedError
-
-    def context(self, cfg: RunConfig, path: Path, parent: Path | None, k: int, seed: int,
-                progress: bool = False, grandparent: Path | None = None) -> StageContext:
-        return StageContext(self.view(cfg), Path(path), Path(parent) if parent else None, k, seed, data_dir(cfg), progress,
-                            grandparent=Path(grandparent) if grandparent else None)
-
-    def run(self, ctx: StageContext) -> None:
-        raise NotImplementedError
 
 
 class MixtureStage(Stage):
@@ -394,8 +316,9 @@ NOT_IN_STEPS = {
     "tracking": "where results are sent after they are made",
 }
 
-STAGES: dict[str, Stage] = {s.name: s for s in (MixtureStage(), TrainStage(), PairsStage(), DPOStage(), GenerateStage(),
-                                                 JudgeStage(), CapabilityStage(), QualityStage())}
+for _stage in (MixtureStage(), TrainStage(), PairsStage(), DPOStage(), GenerateStage(), JudgeStage(), CapabilityStage(),
+               QualityStage()):
+    register_stage(_stage)
 
 
 def judge_keys(names: list[str], **kwargs) -> list[str]:
