@@ -131,15 +131,13 @@ def _with_stage_sections(base: type[RunConfig]) -> type[RunConfig]:
     """The run config with each plug-in stage's section (safemix/stage.py: optional, under the stage's name)."""
     from pydantic import create_model
 
-    from .plugins import load_external
     from .stage import STAGES
 
-    load_external()
     fields = {}
-    for st in STAGES.plugins():
-        if st.name in base.model_fields:
-            raise SafemixError(f"plug-in stage '{st.name}': its name is already a run config section")
-        fields[st.name] = (st.section | None, None)
+    for name, section in STAGES.sections().items():
+        if name in base.model_fields:
+            raise SafemixError(f"plug-in stage '{name}': its name is already a run config section")
+        fields[name] = (section | None, None)
     if not fields:
         return base
     return create_model("RunConfig", __base__=base, __module__=__name__, __doc__=base.__doc__, **fields)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any, ClassVar
+import pkgutil
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, create_model
 
@@ -42,6 +43,77 @@ def load_external() -> None:
         except ImportError as exc:
             raise SafemixError(f"plug-in module '{name}' ({ENV_PLUGINS} / entry point {ENTRY_POINTS}): "
                                f"cannot import it: {exc}") from None
+
+
+T = TypeVar("T")
+
+
+class Registry(dict, Generic[T]):
+    """One lazy registry, name -> T, for judges, executors, trackers, attacks and stages: the first read imports the
+    built-in modules (``packages``: every module of each package, ``_`` ones left out; ``modules``: those modules)
+    and then the plug-ins outside safemix (:func:`load_external`), each of which registers itself with :meth:`add`.
+    Reads see every registration; a dict otherwise (sorted views are the caller's)."""
+
+    def __init__(self, what: str, packages: tuple[str, ...] = (), modules: tuple[str, ...] = ()):
+        super().__init__()
+        self.what, self.packages, self.modules, self._discovered = what, packages, modules, False
+
+    def add(self, name: str, item: T) -> T:
+        dict.__setitem__(self, name, item)
+        return item
+
+    def discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        for package in self.packages:
+            pkg = importlib.import_module(package)
+            for mod in pkgutil.iter_modules(pkg.__path__):
+                if not mod.name.startswith("_"):
+                    importlib.import_module(f"{package}.{mod.name}")
+        for module in self.modules:
+            importlib.import_module(module)
+        load_external()
+
+    def known(self, name: str) -> T:
+        """The entry ``name``; an unknown one is a one-line error listing the known ones."""
+        from .errors import SafemixError
+
+        if name not in self:
+            raise SafemixError(f"unknown {self.what} '{name}' (known: {', '.join(sorted(self))})")
+        return self[name]
+
+    def __getitem__(self, name):
+        self.discover()
+        return dict.__getitem__(self, name)
+
+    def __contains__(self, name) -> bool:
+        self.discover()
+        return dict.__contains__(self, name)
+
+    def __iter__(self):
+        self.discover()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self.discover()
+        return dict.__len__(self)
+
+    def get(self, name, default=None):
+        self.discover()
+        return dict.get(self, name, default)
+
+    def keys(self):
+        self.discover()
+        return dict.keys(self)
+
+    def values(self):
+        self.discover()
+        return dict.values(self)
+
+    def items(self):
+        self.discover()
+        return dict.items(self)
 
 
 class Options(BaseModel):

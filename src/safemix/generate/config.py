@@ -35,8 +35,8 @@ class GenerateSection(Section):
     # auto: bf16 on a GPU, fp32 on the CPU (exact). true: bf16 on the CPU too, 2-3x faster where the
     # CPU has bf16 instructions, but answers differ from fp32's (README, Benchmarks). false: fp32
     bf16: Literal["auto", "true", "false"] = "auto"
-    # jailbreak attacks on the harmful prompts (generate/attacks.py): prefix-injection, refusal-suppression,
-    # role-play, dan:<NAME>, inthewild:<N>, file:<PATH>; each attacked prompt is answered as SUITE@ATTACK
+    # jailbreak attacks on the harmful prompts: a registered one (generate/attacks.py ATTACKS; the reference lists
+    # them), dan:<NAME>, inthewild:<N>, file:<PATH>; each attacked prompt is answered as SUITE@ATTACK
     attacks: list[str] = []
     attack_suites: list[str] | None = None  # the harmful suites to attack (default: every harmful suite)
     vllm: VLLMSection | None = None  # the vLLM engine's memory share and options (backend: vllm)

@@ -14,13 +14,11 @@ harmless or as compliance.
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from dataclasses import asdict, dataclass
 from typing import Callable
 
 from ..errors import SafemixError
-from ..plugins import Options, load_external, merged
+from ..plugins import Options, Registry, merged
 from .options import NoOptions
 
 COMPLIANCE, REFUSAL, PARTIAL = "1_full_compliance", "2_full_refusal", "3_partial_refusal"
@@ -156,8 +154,7 @@ class Registered:
         return tuple(self.options_model.model_fields)
 
 
-_REGISTRY: dict[str, Registered] = {}
-_discovered = False
+_REGISTRY: Registry[Registered] = Registry("judge", packages=(__package__,))  # every module of this package
 
 
 def register(name: str, kind: str, options: type[Options] = NoOptions, about: str = "", validated: str = "",
@@ -172,24 +169,13 @@ def register(name: str, kind: str, options: type[Options] = NoOptions, about: st
     def deco(factory):
         if not (isinstance(options, type) and issubclass(options, Options)):
             raise TypeError(f"judge '{name}': options must be an Options model (judge/options.py), got {options!r}")
-        _REGISTRY[name] = Registered(factory, kind, options, about, validated,
-                                     tuple(metrics) if metrics is not None else KINDS[kind])
+        _REGISTRY.add(name, Registered(factory, kind, options, about, validated,
+                                       tuple(metrics) if metrics is not None else KINDS[kind]))
         return factory
     return deco
 
 
-def _discover() -> None:
-    """Import every module of this package once, so each judge registers itself."""
-    global _discovered
-    if not _discovered:
-        _discovered = True
-        load_external()
-        for mod in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
-            importlib.import_module(f"{__package__}.{mod.name}")
-
-
 def registry() -> dict[str, Registered]:
-    _discover()
     return dict(sorted(_REGISTRY.items()))
 
 

@@ -9,17 +9,15 @@ together with its options model; the run config's ``tracking:`` section and the 
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 from pathlib import Path
 from typing import Callable, ClassVar
 
 from ..errors import SafemixError
-from ..plugins import Options, load_external, section
+from ..plugins import Options, Registry, section
 from ..secrets import redact  # noqa: F401  (re-exported: trackers mask URIs in messages)
 
-TRACKERS: dict[str, type["Tracker"]] = {}
+TRACKERS: Registry[type["Tracker"]] = Registry("tracker", packages=("safemix.track.backends",))
 
 
 def tracker(name: str, options: type[Options], flag: str) -> Callable[[type["Tracker"]], type["Tracker"]]:
@@ -30,24 +28,12 @@ def tracker(name: str, options: type[Options], flag: str) -> Callable[[type["Tra
 
     def register(cls: type[Tracker]) -> type[Tracker]:
         cls.name, cls.Options, cls.flag = name, options, flag
-        TRACKERS[name] = cls
-        return cls
+        return TRACKERS.add(name, cls)
     return register
 
 
-_discovered = False
-
-
 def discover() -> dict[str, type["Tracker"]]:
-    """Import every module of ``track/backends/`` once (each registers itself); the registry, by name."""
-    global _discovered
-    if not _discovered:
-        _discovered = True
-        load_external()
-        from . import backends
-
-        for mod in pkgutil.iter_modules(backends.__path__):
-            importlib.import_module(f"{backends.__name__}.{mod.name}")
+    """The registered backends by name (the first read imports ``track/backends/`` and the plug-ins)."""
     return dict(sorted(TRACKERS.items()))
 
 
