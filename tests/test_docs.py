@@ -95,3 +95,46 @@ def test_each_guide_installs_the_extras_its_config_needs(tmp_path):
                 assert need <= have, f"{page.name}: {path.name} (executor {kind}) needs {sorted(need - have)}"
                 checked += 1
     assert checked >= 3
+
+
+RECIPE_CHECK = r'''
+import json
+from safemix.judge.base import registry
+from safemix.track.base import TRACKERS
+from safemix.stage import STAGES
+from safemix.generate.attacks import get_attack
+from safemix.config import RunConfig
+from safemix.report.metrics import metric_specs
+reg = registry()
+print(json.dumps({"judge": "my-judge" in reg and reg["my-judge"].metrics[0].name == "weapon_rate",
+                  "tracker": "jsonl" in TRACKERS, "stages": list(STAGES),
+                  "section": "long" in RunConfig.model_fields,
+                  "metrics": [m for m in ("weapon_rate", "long_rate") if m in metric_specs()],
+                  "attack": get_attack("polite-request").apply("X")}))
+'''
+
+
+def test_every_recipe_on_the_architecture_page_registers_what_it_says(tmp_path):
+    """Each ```python block under an 'Adding a ...' heading, written to a module of its own and loaded as a plug-in
+    ($SAFEMIX_PLUGINS), registers its judge, stage, attack or tracker."""
+    import json
+    import os
+
+    text = (ROOT / "docs" / "explanations" / "architecture.md").read_text()
+    modules = []
+    for i, section in enumerate(re.split(r"\n## ", text)):
+        if not section.startswith("Adding a"):
+            continue
+        for j, code in enumerate(re.findall(r"```python\n(.*?)```", section, re.S)):
+            name = f"recipe_{i}_{j}"
+            (tmp_path / f"{name}.py").write_text(code)
+            modules.append(name)
+    assert len(modules) == 4  # judge, stage, attack, tracker
+    env = {**os.environ, "SAFEMIX_PLUGINS": ",".join(modules),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    got = subprocess.run([sys.executable, "-c", RECIPE_CHECK], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert got.returncode == 0, got.stderr[-3000:]
+    out = json.loads(got.stdout.strip().splitlines()[-1])
+    assert out["judge"] and out["tracker"] and out["section"]
+    assert out["stages"][out["stages"].index("generate") + 1] == "long"
+    assert out["metrics"] == ["weapon_rate", "long_rate"] and out["attack"] == "Please, kindly: X"
