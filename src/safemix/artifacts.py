@@ -231,10 +231,9 @@ R = TypeVar("R", bound=Record)
 
 
 def _problem(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(x) for x in err["loc"]) or "record"
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"field '{where}': {err['msg']}{more}"
+    from .errors import validation_line
+
+    return validation_line(exc, limit=1, default="record", template="field '{where}': {msg}")
 
 
 def parse_record(model: type[R], doc, path: str | Path, index: int | None = None) -> R:

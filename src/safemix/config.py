@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StrictInt, ValidationError, field_validat
 
 from .capability.config import CapabilitySection
 from .data.config import DataSection
-from .errors import SafemixError
+from .errors import SafemixError, validation_line
 from .generate.config import GenerateSection
 from .judge.config import BudgetSection, JudgeOptions, QualitySection
 from .plugins import Section as _Strict
@@ -198,17 +198,14 @@ def describe_errors(exc: ValidationError, root: type[BaseModel] | None = None) -
     """Every validation error on one line, unknown keys first (with the nearest valid key): a typo
     also makes the intended field look missing, so that follows. ``root``: the model validated
     (the run config by default)."""
-    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    parts = []
-    for e in errors:
-        where = ".".join(str(x) for x in e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            known = _fields_at(e["loc"][:-1], root or RunConfig)
-            close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
-            msg = "unknown key" + (f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})")
-        parts.append(f"{where}: {msg}" if where else msg)
-    return "; ".join(parts)
+    def unknown_key(e) -> str | None:  # the nearest valid key of a typo
+        if e["type"] != "extra_forbidden":
+            return None
+        known = _fields_at(e["loc"][:-1], root or RunConfig)
+        close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
+        return "unknown key" + (f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})")
+
+    return validation_line(exc, hint=unknown_key)
 
 
 def _fields_at(loc: tuple, model: type[BaseModel]) -> list[str]:

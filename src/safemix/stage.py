@@ -119,12 +119,11 @@ class Stage:
 
     def context(self, cfg, path: Path, parent: Path | None, k: int, seed: int, progress: bool = False,
                 grandparent: Path | None = None) -> StageContext:
-        import os
+        from .data.resolve import data_dir
 
-        from .data.resolve import ENV_DATA_DIR
-
+        found = data_dir(cfg.data.data_dir)
         return StageContext(self.view(cfg), Path(path), Path(parent) if parent else None, k, seed,
-                            cfg.data.data_dir or os.environ.get(ENV_DATA_DIR), progress,
+                            str(found) if found else None, progress,
                             grandparent=Path(grandparent) if grandparent else None)
 
     def run(self, ctx: StageContext) -> None:

@@ -84,14 +84,14 @@ def validated(model, values: dict, flags: list[Flag], group: str):
     """``values`` as ``model``; a wrong value is a one-line error naming its flag."""
     from pydantic import ValidationError
 
-    from ..errors import SafemixError
+    from ..errors import SafemixError, validation_line
 
     try:
         return model(**values)
     except ValidationError as exc:
         names = {f.field: f.name for f in flags if f.group == group}
-        raise SafemixError("; ".join(f"--{names.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else group}: "
-                                     f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())) from None
+        raise SafemixError(validation_line(exc, default=group, rename=lambda w: names.get(w.split(".")[0], w)
+                                           if w != group else w, template="--{where}: {msg}")) from None
 
 
 # experiment tracking (safemix train, safemix track): --NAME (the backend's flag field) and --NAME-FIELD per backend

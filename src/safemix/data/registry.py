@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import SafemixError
+from ..errors import SafemixError, validation_line
 
 SETS = Path(__file__).with_name("sets")  # one YAML file per data set: adding a suite is adding a file
 
@@ -115,9 +115,7 @@ def load_sets(folder: Path = SETS) -> list[DataSetFile]:
         except yaml.YAMLError as exc:
             raise SafemixError(f"{path}: not a data set file ({' '.join(str(exc).split())[:200]})") from None
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"]) or "file"
-            raise SafemixError(f"{path}: not a data set file ({where}: {err['msg']})") from None
+            raise SafemixError(f"{path}: not a data set file ({validation_line(exc, limit=1, default='file')})") from None
         if doc.name != path.stem:
             raise SafemixError(f"{path}: name '{doc.name}' must match the file name")
         out.append(doc)

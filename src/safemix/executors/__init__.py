@@ -19,6 +19,7 @@ from typing import Callable
 
 from pydantic import Field, field_validator
 
+from ..errors import exception_line
 from ..plugins import Options, Registry, section
 
 EXECUTORS: Registry[type["Executor"]] = Registry("executor", packages=(__name__,))  # every module of this package
@@ -108,9 +109,8 @@ def get_executor(name: str, options, run_dir: Path, target: Callable | None = No
 
 
 def one_line(exc: BaseException) -> str:
-    """The last meaningful line of an exception (a job's traceback ends with its reason)."""
-    lines = [x.strip() for x in str(exc).strip().splitlines() if x.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:300]
+    """A job's failure as one line: the last meaningful line (a job's traceback ends with its reason)."""
+    return exception_line(exc, last=True)
 
 
 @contextlib.contextmanager

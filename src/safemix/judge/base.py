@@ -17,7 +17,7 @@ import functools
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from ..errors import SafemixError
+from ..errors import SafemixError, validation_line
 from ..plugins import Options, Registry, merged
 from .options import NoOptions
 
@@ -236,8 +236,7 @@ def _check_types(name: str, model: type[Options], options: dict) -> None:
     try:
         model(**options)
     except ValidationError as exc:
-        bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SafemixError(f"judge '{name}': {bad}") from None
+        raise SafemixError(f"judge '{name}': {validation_line(exc)}") from None
 
 
 def get_judges(names: list[str], **options) -> list[Judge]:

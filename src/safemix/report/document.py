@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..errors import SafemixError
+from ..errors import SafemixError, validation_line
 from ..fileio import atomic_write_text
 from .metrics import metric_specs
 
@@ -88,9 +88,7 @@ def read_results(run_dir: str | Path) -> Results:
     try:
         return Results.model_validate_json(text)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(map(str, err["loc"]))
-        raise SafemixError(f"{path}: not a safemix results document ({where}: {err['msg']})") from None
+        raise SafemixError(f"{path}: not a safemix results document ({validation_line(exc, limit=1)})") from None
 
 
 def read_rows(run_dir: str | Path) -> list[dict]:

@@ -15,13 +15,12 @@ module.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..artifacts import CAPABILITY, MIXTURE_MANIFEST, TRAIN_MANIFEST, mixture_file
 from ..config import JudgeOptions
-from ..data.resolve import ENV_DATA_DIR
+from ..data.resolve import data_dir as resolve_data_dir
 from ..generate.attacks import get_attack
 from ..models.families import lora_targets
 from ..models.load import fingerprint
@@ -38,8 +37,10 @@ if TYPE_CHECKING:
 RUNTIME_OPTIONS = tuple(sorted(JudgeOptions.runtime))
 
 
-def data_dir(cfg: RunConfig):
-    return cfg.data.data_dir or os.environ.get(ENV_DATA_DIR)
+def data_dir(cfg: RunConfig) -> str | None:
+    """Where the data sets are: data.data_dir, else $SAFEMIX_DATA_DIR (data/resolve.py reads it, once)."""
+    found = resolve_data_dir(cfg.data.data_dir)
+    return str(found) if found else None
 
 
 def local_file_digests(specs: list[str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Callable, ClassVar
 
-from ..errors import SafemixError
+from ..errors import SafemixError, exception_line
 from ..plugins import Options, Registry, section
 from ..secrets import redact  # noqa: F401  (re-exported: trackers mask URIs in messages)
 
@@ -121,9 +121,9 @@ def open_trackers(section, base: Path) -> list[Tracker]:
     return found
 
 
-def one_line(t: Tracker, name: str, exc: Exception) -> str:
-    """A tracker's failure as one line, credentials in URIs masked (tracker libraries print them)."""
+def failure_line(t: Tracker, name: str, exc: Exception) -> str:
+    """A tracker's failure as one line (a library's summary, its first line), credentials in URIs masked (tracker
+    libraries print them)."""
     if isinstance(exc, SafemixError):
         return redact(str(exc))
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return redact(f"{t.where()}: {name}: {type(exc).__name__}: {text}")
+    return redact(f"{t.where()}: {name}: {type(exc).__name__}: {exception_line(exc) if str(exc) else ''}")

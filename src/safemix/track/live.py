@@ -13,7 +13,7 @@ from pathlib import Path
 from ..artifacts import TRAIN_LOG
 from ..errors import SafemixError
 from ..fileio import atomic_write_json
-from .base import Tracker, flatten, one_line
+from .base import Tracker, failure_line, flatten
 from .curve import curve_values, train_curve
 
 STATE = "tracking.json"
@@ -39,7 +39,7 @@ class LiveTracking:
                 for step, values in train_curve(work / TRAIN_LOG):  # kept from before a resume
                     t.log_metrics(values, step)
             except Exception as exc:
-                raise SafemixError(one_line(t, self.name, exc)) from None
+                raise SafemixError(failure_line(t, self.name, exc)) from None
         atomic_write_json(self.state_path, self.state)
 
     def log(self, row: dict) -> None:
@@ -62,6 +62,6 @@ class LiveTracking:
             call(*args)
             return True
         except Exception as exc:
-            print(f"warning: {one_line(t, self.name, exc)}; no more logging to it in this training", file=sys.stderr)
+            print(f"warning: {failure_line(t, self.name, exc)}; no more logging to it in this training", file=sys.stderr)
             self.trackers.remove(t)
             return False

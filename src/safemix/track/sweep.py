@@ -25,7 +25,7 @@ from ..artifacts import STEP_TIMING, TRAIN_LOG, StepTime, read_record
 from ..errors import SafemixError
 from ..fileio import atomic_write_json
 from ..secrets import redact_doc
-from .base import Tracker, flatten, metric_name, one_line, open_trackers, redact  # noqa: F401
+from .base import Tracker, failure_line, flatten, metric_name, open_trackers, redact  # noqa: F401
 from .curve import train_curve
 
 STATE = "tracking.json"
@@ -110,7 +110,7 @@ def track_run(cfg, run_dir: str | Path, trackers: list[Tracker] | None = None) -
                     _log_point(t, run_dir, own, [r for r in rows if r["k"] == k and r["seed"] == seed])
                     t.finish()
                 except Exception as exc:  # each tracker library raises its own kinds (network, auth, limits)
-                    raise SafemixError(one_line(t, name, exc)) from None
+                    raise SafemixError(failure_line(t, name, exc)) from None
                 mine[name]["done"] = True
                 atomic_write_json(state_path, state)
                 logged += 1
