@@ -6,8 +6,12 @@ Plug-ins outside safemix register the same way from their own module, loaded bef
 package names it under the ``safemix.plugins`` entry-point group, or ``$SAFEMIX_PLUGINS`` lists module names
 (comma-separated) for a module on the Python path.
 
-A field's ``description`` is its help text (config reference and ``--help``); ``runtime`` names the fields that
-bound waiting or batching and never change a result (left out of step keys).
+A field's ``description`` is its help text (config reference and ``--help``). What stays out of a step key is said
+one way, on any options model or config section: ``unkeyed`` maps each field that never changes a result (it bounds
+waiting or batching, shows progress, ...) to why; ``unkeyed_at`` maps a field to the value at which it stays out of
+the key and why (a field that joined after runs were made is left out at its default, so those runs resume);
+:func:`keyed` is the dump a key hashes. ``NOT_IN_STEPS`` (run/stages.py) is the run config's own: fields no step
+reads, each with why.
 """
 
 from __future__ import annotations
@@ -119,7 +123,8 @@ class Registry(dict, Generic[T]):
 class Options(BaseModel):
     """A plug-in's options: unknown keys and NaN/infinite numbers are errors."""
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    runtime: ClassVar[frozenset[str]] = frozenset()  # fields that never change a result
+    unkeyed: ClassVar[dict[str, str]] = {}  # field -> why it never changes a result (out of every key)
+    unkeyed_at: ClassVar[dict[str, tuple[Any, str]]] = {}  # field -> (the value at which it is out of the key, why)
 
     def given(self) -> dict:
         """The options set (not None)."""
@@ -152,9 +157,9 @@ def merged(name: str, doc: str, models: list[type[Options]], leave_out: tuple[st
     several plug-ins share in one section (judges). Two models that declare one field differently are an error."""
     fields: dict[str, Any] = {}
     seen: dict[str, tuple[type, Any]] = {}
-    runtime: set[str] = set()
+    unkeyed: dict[str, str] = {}
     for model in models:
-        runtime |= model.runtime
+        unkeyed |= model.unkeyed
         for field, info in model.model_fields.items():
             if field in leave_out:
                 continue
@@ -165,5 +170,21 @@ def merged(name: str, doc: str, models: list[type[Options]], leave_out: tuple[st
             annotation = info.annotation
             fields[field] = (annotation | None, info.__class__.merge_field_infos(info, default=None))
     model = create_model(name, __base__=Options, __doc__=doc, __module__=Options.__module__, **dict(sorted(fields.items())))
-    model.runtime = frozenset(runtime & set(fields))
+    model.unkeyed = {f: why for f, why in unkeyed.items() if f in fields}
     return model
+
+
+def left_out(model: BaseModel) -> set[str]:
+    """The fields of ``model`` that its key leaves out now: its ``unkeyed`` ones, and its ``unkeyed_at`` ones at their
+    value."""
+    out = set(getattr(model, "unkeyed", {}))
+    for field, (value, _why) in getattr(model, "unkeyed_at", {}).items():
+        if getattr(model, field) == value:
+            out.add(field)
+    return out
+
+
+def keyed(model: BaseModel, exclude: set[str] = frozenset()) -> dict:
+    """What a step key hashes of ``model``: its dump without :func:`left_out`'s fields (and ``exclude``)."""
+    out = left_out(model) | set(exclude)
+    return model.model_dump(exclude=out or None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -70,10 +70,10 @@ class GenerateSection(Section):
                                      "prompts only)")
         return self
 
-    def unset_later_fields(self) -> set[str]:
-        """Fields that joined the section after runs were made, left at their defaults: step keys leave them out,
-        so those runs resume."""
-        return {f for f, default in (("attacks", []), ("attack_suites", None), ("vllm", None)) if getattr(self, f) == default}
+    # fields that joined the section after runs were made: out of the step key at their defaults, so those runs
+    # resume (bf16: auto decides by the device, as before it was a field)
+    unkeyed_at: ClassVar[dict[str, tuple]] = {"attacks": ([], "joined later"), "attack_suites": (None, "joined later"),
+                                              "vllm": (None, "joined later"), "bf16": ("auto", "joined later")}
 
     _preset = field_validator("preset")(lambda v: one_of(v, _presets(), "decoding preset"))
 

@@ -37,7 +37,7 @@ class NoOptions(Options):
 
 class ApiOptions(Options):
     """A judge behind an OpenAI-compatible API."""
-    runtime = frozenset({"timeout", "max_retries", "max_time"})
+    unkeyed = {"timeout": "bounds waiting", "max_retries": "bounds waiting", "max_time": "bounds waiting"}
     base_url: BaseUrl = None
     judge_model: JudgeModel = None
     timeout: Timeout = None
@@ -46,13 +46,13 @@ class ApiOptions(Options):
 
 
 class BatchedApiOptions(ApiOptions):
-    runtime = ApiOptions.runtime | {"batch_size"}
+    unkeyed = ApiOptions.unkeyed | {"batch_size": "how many answers go in one request"}
     batch_size: BatchSize = None
 
 
 class GuardOptions(Options):
     """A guard model run locally (transformers or vLLM)."""
-    runtime = frozenset({"batch_size"})
+    unkeyed = {"batch_size": "how many answers the model reads at once (greedy: the same verdicts)"}
     judge_model: JudgeModel = None
     backend: Backend = None
     batch_size: BatchSize = None
@@ -60,7 +60,7 @@ class GuardOptions(Options):
 
 
 class RewardModelOptions(Options):
-    runtime = frozenset({"batch_size"})
+    unkeyed = {"batch_size": "how many answers the model scores at once"}
     batch_size: BatchSize = None
     device: Device = None
     allow_unsafe_weights: AllowUnsafeWeights = None

@@ -24,6 +24,7 @@ from ..data.resolve import data_dir as resolve_data_dir
 from ..generate.attacks import get_attack
 from ..models.families import lora_targets
 from ..models.load import fingerprint
+from ..plugins import keyed
 from ..secrets import redact
 from ..stage import SFT, SFT_DPO, STAGES, ConfigView, Stage, StageContext, UndeclaredRead, register_stage
 from ..train.config import TrainConfig
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 # judge options that bound waiting or batching, never the verdicts (each judge's options model says which):
 # left out of the judge step's key
-RUNTIME_OPTIONS = tuple(sorted(JudgeOptions.runtime))
+RUNTIME_OPTIONS = tuple(sorted(JudgeOptions.unkeyed))
 
 
 def data_dir(cfg: RunConfig) -> str | None:
@@ -86,7 +87,7 @@ class TrainStage(Stage):
     name, parent, marker = "train", "mixture", TRAIN_MANIFEST
     reads = ("model", "train")
     # never change the weights; the DPO fields are the DPO stage's to set (a run config may not: config.py)
-    unkeyed = tuple(f"train.{f}" for f in sorted(TrainConfig.NOT_IN_KEY | set(TrainConfig.DPO_FIELDS)))
+    unkeyed = tuple(f"train.{f}" for f in sorted(set(TrainConfig.unkeyed) | set(TrainConfig.DPO_FIELDS)))
 
     def key_parts(self, cfg, k, seed):
         # cfg.train.model is cfg.model (RunConfig sees to it); a local model folder adds its content hash
@@ -192,11 +193,10 @@ class GenerateStage(Stage):
         # a config whose prompts repeat one gets a new key (others keep theirs, and resume)
         repeats = _repeated_suites(cfg)
         g = cfg.generate
-        # fields that joined later stay out of the key at their defaults (earlier runs resume); an attack's
-        # template is keyed by its text (a file: template may be edited)
-        left_out = g.unset_later_fields() | ({"bf16"} if g.bf16 == "auto" else set())
+        # fields that joined later stay out of the key at their defaults (unkeyed_at: earlier runs resume); an
+        # attack's template is keyed by its text (a file: template may be edited)
         attacks = {a: attack_digest(a) for a in g.attacks}
-        return (g.model_dump(exclude=left_out or None), *((files,) if files else ()),
+        return (keyed(g), *((files,) if files else ()),
                 *(({"one_answer_per_repeated_prompt": repeats},) if repeats else ()),
                 *(({"attack_templates": attacks},) if attacks else ()))
 

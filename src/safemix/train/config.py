@@ -77,17 +77,19 @@ class TrainConfig(BaseModel):
         return self
 
     # fields that never change the trained weights: left out of the step key and the resume check
-    NOT_IN_KEY: ClassVar[frozenset[str]] = frozenset({"progress", "save_every", "gradient_checkpointing"})
+    unkeyed: ClassVar[dict[str, str]] = {"progress": "shows progress", "save_every": "how often a checkpoint is saved",
+                                         "gradient_checkpointing": "recomputes activations: the same weights"}
+    # PEFT's masks were the only ones before dropout_masks existed: with them, a training keeps its key
+    unkeyed_at: ClassVar[dict[str, tuple]] = {"dropout_masks": ("torch", "PEFT's own masks, the only ones before")}
 
     DPO_FIELDS: ClassVar[tuple[str, ...]] = ("objective", "dpo_beta", "reference")
 
     def result_fields(self) -> dict:
         """The fields that decide the trained weights (the training step's key); an SFT training's has no
         DPO fields, so its key is what it was before DPO existed."""
-        exclude = set(self.NOT_IN_KEY) | (set(self.DPO_FIELDS) if self.objective == "sft" else set())
-        # PEFT's masks were the only ones before dropout_masks existed: with them, a training keeps its key
-        exclude |= {"dropout_masks"} if self.dropout_masks == "torch" else set()
-        return self.model_dump(exclude=exclude)
+        from ..plugins import keyed
+
+        return keyed(self, set(self.DPO_FIELDS) if self.objective == "sft" else set())
 
     @property
     def accumulation(self) -> int:
