@@ -163,11 +163,17 @@ def read_yaml(path: str | Path):
         raise SafemixError(f"{path}: invalid YAML: {where}{what}") from None
 
 
-def load_run_config(path: str | Path) -> RunConfig:
-    """Load and validate a run config; an error names the file, the key and what was expected."""
+def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+    """Load and validate a run config; an error names the file, the key and what was expected. ``overrides``
+    (``{section: {field: value}}``, from the command line) are merged into the file's sections before validation,
+    so the config is validated once, as it will run."""
     doc = read_yaml(path)
     if not isinstance(doc, dict):
         raise SafemixError(f"{path}: expected a mapping of sections (name, model, data, train, ...)")
+    for section, values in (overrides or {}).items():
+        given = {k: v for k, v in values.items() if v is not None}
+        if given:
+            doc[section] = {**(doc.get(section) or {}), **given} if isinstance(doc.get(section), dict | None) else given
     if isinstance(doc.get("train"), dict):
         doc["train"].setdefault("model", doc.get("model"))
     try:
@@ -178,23 +184,31 @@ def load_run_config(path: str | Path) -> RunConfig:
         raise SafemixError(f"{path}: nested too deeply to be a config") from None
 
 
-def load_train_config(path: str | Path | None, overrides: dict) -> TrainConfig:
+def load_train_config(path: str | Path | None, overrides: dict, flags=()) -> TrainConfig:
     """A TrainConfig from a YAML file (a bare train config, or a run config's ``train`` section) plus
-    command-line overrides (None: not given). Errors name the file, the key and what was expected."""
+    command-line overrides (None: not given), merged before validation. Errors name the file and key, or the flag
+    (``flags``: the command's generated flags), and what was expected."""
     base: dict = {}
     if path is not None:
         doc = read_yaml(path) or {}
         base = dict(doc.get("train", doc)) if isinstance(doc, dict) else {}
         if isinstance(doc, dict) and "model" in doc and "train" in doc:
             base.setdefault("model", doc["model"])
-    base.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    base.update(given)
     try:
         return TrainConfig(**base)
     except ValidationError as exc:
-        raise SafemixError(f"{path or 'train options'}: {describe_errors(exc, TrainConfig)}") from None
+        names = {f.field: f.name for f in flags}
+
+        def flag(where: str) -> str:  # a value given as a flag is named by its flag
+            field = where.split(".")[0]
+            return f"--{names[field]}" if field in given and field in names else where
+
+        raise SafemixError(f"{path or 'train options'}: {describe_errors(exc, TrainConfig, flag)}") from None
 
 
-def describe_errors(exc: ValidationError, root: type[BaseModel] | None = None) -> str:
+def describe_errors(exc: ValidationError, root: type[BaseModel] | None = None, rename=None) -> str:
     """Every validation error on one line, unknown keys first (with the nearest valid key): a typo
     also makes the intended field look missing, so that follows. ``root``: the model validated
     (the run config by default)."""
@@ -205,7 +219,7 @@ def describe_errors(exc: ValidationError, root: type[BaseModel] | None = None) -
         close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
         return "unknown key" + (f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})")
 
-    return validation_line(exc, hint=unknown_key)
+    return validation_line(exc, hint=unknown_key, rename=rename)
 
 
 def _fields_at(loc: tuple, model: type[BaseModel]) -> list[str]:

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,28 @@ def test_a_corrupt_safetensors_model_is_a_one_line_error(run_cli, tmp_path, smol
                            "--data-dir", shared_data, "--out", tmp_path / "g")
     assert code == 2 and err.startswith(f"error: cannot load model '{folder}'") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "g").exists()
+
+
+def test_train_flags_come_from_the_train_section_and_name_themselves_in_errors(run_cli, tmp_path):
+    """Every field of the train section is a flag of 'safemix train' (its description the help); a bad value given as
+    a flag is a one-line error naming the flag, one from the config file names the file and key."""
+    from safemix.train.config import TrainConfig
+
+    code, out, _ = run_cli("train", "--help")
+    assert code == 0
+    for field in TrainConfig.model_fields:
+        assert f"--{field.replace('_', '-')}" in out, field
+    assert "--lr" in out and "[lora|full|qlora]" in out
+    code, _, err = run_cli("train", "--data", "x", "--out", tmp_path / "o", "--lr", "abc")
+    assert code == 2 and "--learning-rate: Input should be a valid number" in err and len(err.strip().splitlines()) == 1
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("train: {lora_r: 0}\n")
+    code, _, err = run_cli("train", "--data", "x", "--out", tmp_path / "o", "--config", cfg, "--lora-target-modules", "q,v")
+    assert code == 2 and f"{cfg}: lora_r: Input should be greater than 0" in err
+
+
+def test_command_line_overrides_are_validated_with_the_config(run_cli, tmp_path):
+    quickstart = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
+    code, _, err = run_cli("run", quickstart, "--executor", "nope", "--dry-run")
+    assert code == 2 and "executor.kind: unknown executor 'nope' (known: local, ray, slurm)" in err
+    assert len(err.strip().splitlines()) == 1

@@ -26,27 +26,35 @@ class Flag:
     help: str
     boolean: bool
     metavar: str = "TEXT"
+    aliases: tuple[str, ...] = ()  # further names of a value flag (without dashes)
+    listed: bool = False  # a list field: the flag takes comma-separated values
 
     @property
     def param(self) -> str:
         return f"_{self.group}__{self.field}"
 
 
-def flags_of(model, group: str, prefix: str = "", primary: str | None = None) -> list[Flag]:
-    """One flag per field of an options model: ``--PREFIX-FIELD`` (``--PREFIX`` for ``primary``; ``--FIELD``
-    without a prefix), its help from the field's description."""
+def flags_of(model, group: str, prefix: str = "", primary: str | None = None,
+             aliases: dict[str, tuple[str, ...]] | None = None) -> list[Flag]:
+    """One flag per field of an options model or config section: ``--PREFIX-FIELD`` (``--PREFIX`` for ``primary``;
+    ``--FIELD`` without a prefix), its help from the field's description; ``aliases``: further names of a field's flag."""
+    import typing
+
     out = []
     for field, info in model.model_fields.items():
         name = prefix if field == primary else "-".join(x for x in (prefix, field.replace("_", "-")) if x)
         boolean = info.annotation in (bool, bool | None)
+        listed = any(typing.get_origin(a) is list for a in (typing.get_args(info.annotation) or (info.annotation,)))
         out.append(Flag(group, field, name, (info.description or field) + ("." if info.description else ""), boolean,
-                        _metavar(info.annotation)))
+                        _metavar(info.annotation), tuple((aliases or {}).get(field, ())), listed))
     return out
 
 
 def _metavar(annotation) -> str:
     import typing
 
+    if typing.get_origin(annotation) is typing.Literal:
+        return "[" + "|".join(map(str, typing.get_args(annotation))) + "]"
     args = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
     if len(args) == 1 and typing.get_origin(args[0]) is typing.Literal:
         return "[" + "|".join(map(str, typing.get_args(args[0]))) + "]"
@@ -60,9 +68,9 @@ def add_flags(flags: list[Flag]):
         sig = inspect.signature(func, eval_str=True)
         params = [p for p in sig.parameters.values() if p.name != "flags"]
         for f in flags:
-            decl = f"--{f.name}/--no-{f.name}" if f.boolean else f"--{f.name}"
+            decl = [f"--{f.name}/--no-{f.name}"] if f.boolean else [f"--{f.name}", *(f"--{a}" for a in f.aliases)]
             params.append(inspect.Parameter(f.param, inspect.Parameter.KEYWORD_ONLY,
-                                            default=typer.Option(None, decl, help=f.help,
+                                            default=typer.Option(None, *decl, help=f.help,
                                                                  metavar=None if f.boolean else f.metavar),
                                             annotation=Optional[bool] if f.boolean else Optional[str]))
 
@@ -72,7 +80,8 @@ def add_flags(flags: list[Flag]):
             for f in flags:
                 value = kwargs.pop(f.param, None)
                 if value is not None:
-                    groups.setdefault(f.group, {})[f.field] = value
+                    groups.setdefault(f.group, {})[f.field] = ([v.strip() for v in value.split(",") if v.strip()]
+                                                               if f.listed else value)
             return func(*args, flags=groups, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=params)

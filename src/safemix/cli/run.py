@@ -56,9 +56,7 @@ def prefetch_cmd(
     from ..config import load_run_config
     from ..run.prefetch import prefetch, table
 
-    cfg = load_run_config(config)
-    if data_dir:
-        cfg.data.data_dir = str(data_dir)
+    cfg = load_run_config(config, {"data": {"data_dir": str(data_dir) if data_dir else None}})
     rows = prefetch(cfg)
     typer.echo(table(rows))
     if not all(r.ok for r in rows):

@@ -174,7 +174,7 @@ def check(config: str | Path, run_dir: str | Path | None = None, *, data_dir: st
     """``safemix run CONFIG --check``: (the table of every check, whether all passed); runs nothing."""
     from .check import run_checks, table
 
-    cfg = _overridden(load_run_config(config), data_dir, executor)
+    cfg = load_with(config, data_dir, executor)
     run_dir = Path(run_dir or Path("runs") / cfg.name)
     pins, problem = [], None
     try:
@@ -185,16 +185,10 @@ def check(config: str | Path, run_dir: str | Path | None = None, *, data_dir: st
     return table(rows), all(r.ok for r in rows)
 
 
-def _overridden(cfg: RunConfig, data_dir, executor) -> RunConfig:
-    if data_dir:
-        cfg.data.data_dir = str(data_dir)
-    if executor:
-        from ..config import executor_kinds
-
-        if executor not in executor_kinds():
-            raise SafemixError(f"unknown executor '{executor}' (known: {', '.join(executor_kinds())})")
-        cfg.executor.kind = executor
-    return cfg
+def load_with(config: str | Path, data_dir=None, executor: str | None = None) -> RunConfig:
+    """The run config with the command line's --data-dir and --executor merged in before validation."""
+    return load_run_config(config, {"data": {"data_dir": str(data_dir) if data_dir else None},
+                                    "executor": {"kind": executor}})
 
 
 def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool = False, only: dict | None = None,
@@ -204,7 +198,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     data.data_dir (and $SAFEMIX_DATA_DIR); it is not part of any step key. ``executor`` overrides the
     config's ``executor.kind``: ``slurm`` or ``ray`` run each (k, seed) point as a job
     (:mod:`safemix.run.executors`). ``report_after=False``: a job's run of one point, no report."""
-    cfg = _overridden(load_run_config(config), data_dir, executor)
+    cfg = load_with(config, data_dir, executor)
     run_dir = Path(run_dir or Path("runs") / cfg.name)
     # every Hub model and data set pinned to its commit (run/pins.py); a point job uses the driver's commits
     before = recorded(run_dir)

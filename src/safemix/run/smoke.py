@@ -195,9 +195,9 @@ def smoke(config: str | Path, run_dir: str | Path | None = None, *, data_dir=Non
     """Run the smoke sweep, then project the full run; returns the projection (also ``projection.json``)."""
     from ..config import load_run_config
     from .pins import pin_config
-    from .runner import _overridden, console, run
+    from .runner import console, load_with, run
 
-    full = _overridden(load_run_config(config), data_dir, None)
+    full = load_with(config, data_dir)
     full_dir = Path(run_dir or Path("runs") / full.name)
     full, _ = pin_config(full)
     smoke_dir = full_dir.with_name(full_dir.name + "-smoke")

@@ -12,57 +12,61 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    model: str = "smollm2-135m"  # built-in name, local folder or Hub id (a run config sets it from the top-level model)
-    method: Literal["lora", "full", "qlora"] = "lora"  # lora, full fine-tuning, or qlora (CUDA + bitsandbytes)
-    prompt_format: Literal["alpaca", "chat"] = "alpaca"  # alpaca (the paper's template) or chat (the model's own template)
-    # the objective: sft (next-token loss on demonstrations) or dpo (Rafailov et al. 2023, on preference pairs:
-    # the data is chosen/rejected pairs; LoRA only; the frozen reference is the model with the adapter off)
-    objective: Literal["sft", "dpo"] = "sft"
-    dpo_beta: float = Field(0.1, gt=0)  # DPO's beta: how far the policy may move from the reference
-    # dpo: a finished LoRA training output (e.g. the k=0 SFT model) merged into the base first: the policy
-    # starts from it and it is the reference. None: the base model itself
-    reference: str | None = None
-    # LoRA (paper: r=8, alpha=16, dropout 0.05 on q_proj/v_proj)
-    # upper bounds refuse, before any work, values that would ask for terabytes (r above the widest layer
-    # of any model safemix trains makes no sense; cutoff_len beyond any context length)
-    lora_r: int = Field(8, gt=0, le=4096)  # LoRA rank (paper: 8)
-    lora_alpha: int = Field(16, gt=0)  # LoRA scaling (paper: 16)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)  # LoRA dropout (paper: 0.05)
-    # the linear layers LoRA adapts; none given: the model family's default (models/families.py: q_proj/v_proj,
-    # the paper's, for Llama, Mistral, Qwen, Gemma; qkv_proj for Phi-3), resolved before keying and training
-    lora_target_modules: list[str] | None = None
-    # how LoRA dropout draws its masks: words (16-bit slices of 64-bit random words, ~8x fewer draws; PEFT's
-    # masks took 14-25% of CPU training time) or torch (PEFT's nn.Dropout). Same p, other masks, so other
-    # adapters (train/dropout.py)
-    dropout_masks: Literal["words", "torch"] = "words"
+    # each field's description is its help in the config reference and its flag's in 'safemix train --help'
+    model: str = Field("smollm2-135m", description="model: built-in name (smollm2-135m), local folder or Hub id (a run "
+                       "config sets it from the top-level model)")
+    method: Literal["lora", "full", "qlora"] = Field("lora", description="lora, full fine-tuning, or qlora (CUDA + "
+                                                     "bitsandbytes)")
+    prompt_format: Literal["alpaca", "chat"] = Field("alpaca", description="alpaca (the paper's template) or chat (the "
+                                                     "model's own template)")
+    # dpo: Rafailov et al. 2023; the data is chosen/rejected pairs; the frozen reference is the model with the adapter off
+    objective: Literal["sft", "dpo"] = Field("sft", description="sft (next-token loss on demonstrations) or dpo "
+                                             "(preference pairs; LoRA)")
+    dpo_beta: float = Field(0.1, gt=0, description="DPO's beta: how far the policy may move from the reference")
+    reference: str | None = Field(None, description="dpo: a finished LoRA training (e.g. the k=0 SFT model) to start "
+                                  "from and to use as the reference (default: the base model)")
+    # LoRA (paper: r=8, alpha=16, dropout 0.05 on q_proj/v_proj). Upper bounds refuse, before any work, values that
+    # would ask for terabytes (r above the widest layer of any model safemix trains; cutoff_len beyond any context)
+    lora_r: int = Field(8, gt=0, le=4096, description="LoRA rank (paper: 8)")
+    lora_alpha: int = Field(16, gt=0, description="LoRA scaling (paper: 16)")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout (paper: 0.05)")
+    lora_target_modules: list[str] | None = Field(None, description="the linear layers LoRA adapts (comma-separated on "
+                                                  "the command line); none: the model family's default "
+                                                  "(models/families.py)")
+    # words: 16-bit slices of 64-bit random words, ~8x fewer draws (PEFT's masks took 14-25% of CPU training time)
+    dropout_masks: Literal["words", "torch"] = Field("words", description="how LoRA dropout draws its masks: words or "
+                                                     "torch (PEFT's nn.Dropout); same p, other masks, other adapters")
     # optimisation (paper: lr 3e-4, batch 128, cutoff 256)
-    learning_rate: float = Field(3e-4, gt=0)  # peak learning rate (paper: 3e-4)
-    batch_size: int = Field(128, gt=0, le=1_048_576)  # examples per optimizer step (paper: 128)
-    micro_batch_size: int = Field(8, gt=0, le=65_536)  # examples per forward pass
-    epochs: float = Field(3, gt=0)  # passes over the mixture (fractions allowed)
-    max_steps: int | None = Field(None, gt=0)  # stop after this many optimizer steps
-    warmup_steps: int = Field(0, ge=0)  # linear warm-up steps
-    weight_decay: float = Field(0.0, ge=0)  # AdamW weight decay
-    max_grad_norm: float | None = 1.0  # gradient clipping (none: off)
-    cutoff_len: int = Field(256, gt=8, le=1_048_576)  # maximum tokens per example (paper: 256)
-    val_size: int = Field(0, ge=0)  # held-out examples; > 0 keeps the best checkpoint by val loss
-    eval_every: int = Field(0, ge=0)  # steps between validations (0: once per epoch)
+    learning_rate: float = Field(3e-4, gt=0, description="peak learning rate (paper: 3e-4)")
+    batch_size: int = Field(128, gt=0, le=1_048_576, description="examples per optimizer step (paper: 128)")
+    micro_batch_size: int = Field(8, gt=0, le=65_536, description="examples per forward pass (gradient accumulation)")
+    epochs: float = Field(3, gt=0, description="passes over the mixture (fractions allowed)")
+    max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up steps")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    max_grad_norm: float | None = Field(1.0, description="gradient clipping (none: off)")
+    cutoff_len: int = Field(256, gt=8, le=1_048_576, description="maximum tokens per example (paper: 256)")
+    val_size: int = Field(0, ge=0, description="held-out examples; > 0 keeps the checkpoint with the best val loss")
+    eval_every: int = Field(0, ge=0, description="steps between validations (0: once per epoch)")
     # what the loss sees
-    train_on_inputs: bool = False  # the paper's code trained on prompt tokens too
-    add_eos: bool = True  # end each example with the EOS token
+    train_on_inputs: bool = Field(False, description="loss on prompt tokens too (the paper's code), not only on the "
+                                  "response")
+    add_eos: bool = Field(True, description="end each example with the EOS token")
     # speed
-    group_by_length: bool = True
-    logits_on_labels_only: bool = True  # compute logits only where the loss is
-    bf16: Literal["auto", "true", "false"] = "auto"  # auto (bf16 on a GPU, fp32 on the CPU), true or false
-    # memory: recompute each layer's activations in the backward pass instead of keeping them. A small
-    # deep model keeps ~3.6 MB of activations per token (smollm2-135m: 30 layers); on for the quickstart
-    # it halves training's peak memory (5.5 -> 2.8 GB) for ~40% more training time, same weights
-    gradient_checkpointing: bool = False
+    group_by_length: bool = Field(True, description="batch examples of similar length together")
+    logits_on_labels_only: bool = Field(True, description="compute logits only where the loss is")
+    bf16: Literal["auto", "true", "false"] = Field("auto", description="auto (bf16 autocast on a GPU, fp32 on the CPU), "
+                                                   "true (bf16 on the CPU too: faster where it has bf16 instructions, "
+                                                   "losses not identical) or false")
+    # memory: a small deep model keeps ~3.6 MB of activations per token (smollm2-135m: 30 layers); on for the
+    # quickstart it halves training's peak memory (5.5 -> 2.8 GB) for ~40% more training time, same weights
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: about half "
+                                         "the memory, ~40% slower, same weights")
     # bookkeeping
-    seed: int = 42
-    save_every: int = Field(20, gt=0)  # optimizer steps between resumable checkpoints
-    trust_remote_code: bool = False  # allow model code from the Hub
-    progress: bool = True  # show a progress bar
+    seed: int = Field(42, description="seed for batching, dropout and initialisation")
+    save_every: int = Field(20, gt=0, description="optimizer steps between resumable checkpoints")
+    trust_remote_code: bool = Field(False, description="allow model code from the Hub")
+    progress: bool = Field(True, description="show a progress bar")
 
     @model_validator(mode="after")
     def _batch_divides(self):
