@@ -8,28 +8,31 @@ from typing import Optional
 
 import typer
 
-from .options import BaseModel
+from ..capability.config import CapabilitySection
+from .options import BaseModel, add_flags, flags_of, validated
 
 app = typer.Typer(rich_markup_mode=None, help="Capability (lm-evaluation-harness) and answer-quality evaluation.", no_args_is_help=True)
 
 
+# one flag per field of the capability section (its description is the help); --tasks is required here
+CAPABILITY_FLAGS = flags_of(CapabilitySection, "capability")
+
+
 @app.command("capability")
+@add_flags(CAPABILITY_FLAGS)
 def capability_cmd(
     out: Path = typer.Option(..., help="Output JSON: scores per task with standard errors."),
     model: Optional[str] = BaseModel,
     adapter: Optional[Path] = typer.Option(None, help="A 'safemix train' output folder (merged before scoring)."),
-    tasks: str = typer.Option("piqa,boolq,openbookqa", help="Comma-separated: lm-eval task names (download their "
-                              "data), NAME=items.jsonl (local multiple choice), or safemix-mini-mc (shipped)."),
-    num_fewshot: int = typer.Option(0, help="Few-shot examples per item (the paper: 0)."),
-    limit: Optional[int] = typer.Option(None, help="Score only the first N items of each task."),
-    batch_size: int = typer.Option(8, help="Batch size for the harness's log-likelihood requests."),
     trust_remote_code: bool = typer.Option(False, help="Allow model code from the Hub (off by default)."),
+    flags: Optional[dict] = None,
 ) -> None:
     """Score a model (+ adapter) with EleutherAI's lm-evaluation-harness (needs the lmeval extra)."""
     from ..capability import evaluate_capability
 
-    doc = evaluate_capability(tasks, out, model=model, adapter=adapter, num_fewshot=num_fewshot, limit=limit,
-                              batch_size=batch_size, trust_remote_code=trust_remote_code)
+    c = validated(CapabilitySection, (flags or {}).get("capability", {}), CAPABILITY_FLAGS, "capability")
+    doc = evaluate_capability(c.tasks, out, model=model, adapter=adapter, num_fewshot=c.num_fewshot, limit=c.limit,
+                              batch_size=c.batch_size, trust_remote_code=trust_remote_code)
     for task, sc in doc["tasks"].items():
         typer.echo(f"{task}: acc {sc.get('acc', float('nan')):.4f} ± {sc.get('acc_stderr', float('nan')):.4f}"
                    f" (n={sc.get('n')})")
