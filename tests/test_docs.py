@@ -105,18 +105,23 @@ from safemix.stage import STAGES
 from safemix.generate.attacks import get_attack
 from safemix.config import RunConfig
 from safemix.report.metrics import metric_specs
+from safemix.executors import EXECUTORS, PointJob
 reg = registry()
+ex = EXECUTORS["inline"](EXECUTORS["inline"].Options(), ".", target=lambda job: None)
+done = [o.state for o in ex.run_points([PointJob("c.yaml", ".", 0, 1)], "x")]
 print(json.dumps({"judge": "my-judge" in reg and reg["my-judge"].metrics[0].name == "weapon_rate",
                   "tracker": "jsonl" in TRACKERS, "stages": list(STAGES),
                   "section": "long" in RunConfig.model_fields,
                   "metrics": [m for m in ("weapon_rate", "long_rate") if m in metric_specs()],
-                  "attack": get_attack("polite-request").apply("X")}))
+                  "attack": get_attack("polite-request").apply("X"), "executor": done,
+                  "executor_section": "inline" in RunConfig.model_fields["executor"].annotation.model_fields}))
 '''
 
 
 def test_every_recipe_on_the_architecture_page_registers_what_it_says(tmp_path):
     """Each ```python block under an 'Adding a ...' heading, written to a module of its own and loaded as a plug-in
-    ($SAFEMIX_PLUGINS), registers its judge, stage, attack or tracker."""
+    ($SAFEMIX_PLUGINS), registers its judge, stage, attack, tracker or executor (the eval suite's recipe is a YAML
+    file of the data registry, with placeholders)."""
     import json
     import os
 
@@ -129,7 +134,7 @@ def test_every_recipe_on_the_architecture_page_registers_what_it_says(tmp_path):
             name = f"recipe_{i}_{j}"
             (tmp_path / f"{name}.py").write_text(code)
             modules.append(name)
-    assert len(modules) == 4  # judge, stage, attack, tracker
+    assert len(modules) == 5  # judge, stage, attack, tracker, executor
     env = {**os.environ, "SAFEMIX_PLUGINS": ",".join(modules),
            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     got = subprocess.run([sys.executable, "-c", RECIPE_CHECK], env=env, capture_output=True, text=True, cwd=tmp_path)
@@ -138,3 +143,4 @@ def test_every_recipe_on_the_architecture_page_registers_what_it_says(tmp_path):
     assert out["judge"] and out["tracker"] and out["section"]
     assert out["stages"][out["stages"].index("generate") + 1] == "long"
     assert out["metrics"] == ["weapon_rate", "long_rate"] and out["attack"] == "Please, kindly: X"
+    assert out["executor"] == ["COMPLETED"] and out["executor_section"]
