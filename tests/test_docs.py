@@ -144,3 +144,13 @@ def test_every_recipe_on_the_architecture_page_registers_what_it_says(tmp_path):
     assert out["stages"][out["stages"].index("generate") + 1] == "long"
     assert out["metrics"] == ["weapon_rate", "long_rate"] and out["attack"] == "Please, kindly: X"
     assert out["executor"] == ["COMPLETED"] and out["executor_section"]
+
+
+def test_every_image_in_docs_is_used_and_every_shipped_config_is_named():
+    """An image nobody shows is stale; a config the layout page does not name is invisible to a reader."""
+    pages = "\n".join(p.read_text() for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
+    unused = sorted(p.name for p in (ROOT / "docs").rglob("*.png") if p.name not in pages)
+    assert unused == []
+    layout = (ROOT / "docs" / "explanations" / "layout.md").read_text()
+    missing = sorted(c.stem for c in (ROOT / "configs").glob("*.yaml") if f"`{c.stem}`" not in layout)
+    assert missing == []

@@ -197,7 +197,7 @@ def run(config: str | Path, run_dir: str | Path | None = None, *, dry_run: bool 
     """Run every step not yet done, then write the report. ``data_dir`` overrides the config's
     data.data_dir (and $SAFEMIX_DATA_DIR); it is not part of any step key. ``executor`` overrides the
     config's ``executor.kind``: ``slurm`` or ``ray`` run each (k, seed) point as a job
-    (:mod:`safemix.run.executors`). ``report_after=False``: a job's run of one point, no report."""
+    (:mod:`safemix.executors`). ``report_after=False``: a job's run of one point, no report."""
     cfg = load_with(config, data_dir, executor)
     run_dir = Path(run_dir or Path("runs") / cfg.name)
     # every Hub model and data set pinned to its commit (run/pins.py); a point job uses the driver's commits
