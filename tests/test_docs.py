@@ -203,3 +203,49 @@ def test_every_safemix_command_in_the_docs_parses_against_the_cli():
             if flag.startswith("--") and len(flag) > 2 and flag not in names and not flag.startswith("--jsonl"):
                 bad.append(f"{page}: '{line}': {flag} is not an option of '{cmd.name}'")
     assert bad == []
+
+
+def test_the_readmes_quickstart_table_is_the_committed_runs_results():
+    """Every figure of the README's quickstart table equals docs/results/quickstart-results.csv (the measured run's
+    own results.csv) at the precision printed: a figure can only change with the run that measured it."""
+    import csv
+
+    with open(ROOT / "docs" / "results" / "quickstart-results.csv", newline="") as f:
+        rows = {(r["suite"], r["k"], r["judge"], r["metric"]): r for r in csv.DictReader(f) if r["seed"] == "1"}
+    table = {}
+    for line in (ROOT / "README.md").read_text().split("## What the quickstart finds")[1].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and not cells[0].startswith("---"):
+            table[cells[0].replace("**", "")] = cells[1:4]
+    rc = "refusal-clf"
+    expected = {  # row label (its start) -> the rows of its three cells, one (suite, judge, metric) per value shown
+        "harmful compliance, all 160": [("all-harmful", rc, "harmful_compliance")],
+        "harmful compliance, I-Malicious": [("I-MaliciousInstructions", rc, "harmful_compliance"),
+                                            ("Q-Harm", rc, "harmful_compliance"), ("xstest-unsafe", rc, "harmful_compliance")],
+        "harmful compliance under prefix": [("all-harmful@prefix-injection", rc, "harmful_compliance")],
+        "attack success rate lift": [("all-harmful@prefix-injection", rc, "asr_lift")],
+        "refusals of XSTest's 250 safe": [("xstest-safe", rc, "refusal_rate")],
+        "refusal discrimination": [("xstest", rc, "refusal_discrimination")],
+        "refusals of the 50 I-Alpaca": [("I-Alpaca", rc, "refusal_rate")],
+        "capability: safemix-mini-mc": [("safemix-mini-mc", "lm-eval", "acc")],
+        "answer quality: I-Alpaca win rate": [("I-Alpaca", "quality-relevance", "win_rate")],
+    }
+    number = re.compile(r"[−+-]?\d+\.\d+")
+    checked = 0
+    for start, keys in expected.items():
+        label = next(lab for lab in table if lab.startswith(start))
+        for k, cell in zip(("0", "50", "200"), table[label]):
+            shown = [float(x.replace("−", "-")) for x in number.findall(cell)]
+            if cell == "—":
+                assert (keys[0][0], k, keys[0][1], keys[0][2]) not in rows
+                continue
+            want = []
+            for suite, judge, metric in keys:
+                r = rows[(suite, k, judge, metric)]
+                want += [float(r["value"])] + ([float(r["ci_low"]), float(r["ci_high"])] if len(keys) == 1 and "[" in cell
+                                               else [])
+            assert len(shown) == len(want), (label, k, cell)
+            digits = max(len(x.split(".")[1]) for x in number.findall(cell))
+            assert all(abs(s - w) <= 0.5 * 10 ** -digits + 1e-9 for s, w in zip(shown, want)), (label, k, cell, want)
+            checked += len(shown)
+    assert checked >= 60
