@@ -53,6 +53,11 @@ def test_the_built_reference_lists_every_command_config_key_and_judge(tmp_path):
     assert len(keys) > 80 and not [k for k in keys if k not in text["config"]]
     assert not [j for j in registry() if j not in text["registries"]]
     assert "--attacks" in text["cli"] and "generate.attacks" in text["config"] and "HarmBench" in text["registries"]
+    # one heading per section (the page's table of contents), and the keys a run config refuses are marked
+    sections = [k for k, t, *_ in config_keys() if t == "section" and "." not in k]
+    assert all(f'<h2 id="{s}"' in text["config"] for s in sections) and len(sections) >= 10
+    row = text["config"].split("<code>train.dpo_beta</code>")[1].split("</tr>")[0]
+    assert "refused in a run config" in row
 
 
 def test_the_guides_run_configs_are_valid(tmp_path):

@@ -108,10 +108,32 @@ def config_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[
     return out
 
 
+def refused_keys() -> dict[str, str]:
+    """Keys a run config refuses though the section's model has them, with why (config.py's validators)."""
+    from ..train.config import TrainConfig
+
+    return {f"train.{f}": "refused in a run config: the `dpo:` section trains with DPO" for f in TrainConfig.DPO_FIELDS}
+
+
 def config() -> str:
-    rows = ["| key | type | default | description |", "|---|---|---|---|"]
-    rows += [f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(doc)} |" for k, t, d, doc in config_keys()]
-    return "\n".join(rows)
+    """The run config's keys, one table per top-level section (a heading each, so the page has a table of contents);
+    the top-level keys that are not sections first."""
+    refused = refused_keys()
+    header = ["| key | type | default | description |", "|---|---|---|---|"]
+
+    def row(k, t, d, doc):
+        note = f" **{refused[k]}**" if k in refused else ""
+        return f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(doc)}{note} |"
+
+    keys = config_keys()
+    sections = [k for k, t, *_ in keys if t == "section" and "." not in k]
+    top = [r for r in keys if "." not in r[0] and r[0] not in sections]
+    out = ["## Top-level keys", "", *header, *(row(*r) for r in top)]
+    for name in sections:
+        first = next(r for r in keys if r[0] == name)
+        out += ["", f"## `{name}:`", "", _cell(first[3]) + (" Absent unless given." if first[2] == "absent" else ""), "",
+                *header, *(row(*r) for r in keys if r[0].startswith(name + "."))]
+    return "\n".join(out)
 
 
 def registries() -> str:
