@@ -32,6 +32,14 @@ if TYPE_CHECKING:
     from .artifacts import Point
     from .metrics import MetricSpec
 
+def data_dir(cfg) -> str | None:
+    """Where a run config's data sets are: data.data_dir, else $SAFEMIX_DATA_DIR (data/resolve.py reads it)."""
+    from .data.resolve import data_dir as resolve
+
+    found = resolve(cfg.data.data_dir)
+    return str(found) if found else None
+
+
 SFT, SFT_DPO = "sft", "sft+dpo"  # the methods (arms) a sweep can compare: the paper's SFT on mixtures, and DPO
 
 
@@ -103,6 +111,7 @@ class Stage:
     # the inputs, how to show progress, limits that only bound waiting)
     unkeyed: ClassVar[tuple[str, ...]] = ()
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()  # the metrics its result rows hold
+    command: ClassVar[Callable[..., Any] | None] = None  # a command-line verb, ``safemix NAME`` (Typer function)
 
     def view(self, cfg) -> ConfigView:
         return ConfigView(cfg, frozenset(self.reads + self.unkeyed))
@@ -119,12 +128,8 @@ class Stage:
 
     def context(self, cfg, path: Path, parent: Path | None, k: int, seed: int, progress: bool = False,
                 grandparent: Path | None = None) -> StageContext:
-        from .data.resolve import data_dir
-
-        found = data_dir(cfg.data.data_dir)
-        return StageContext(self.view(cfg), Path(path), Path(parent) if parent else None, k, seed,
-                            str(found) if found else None, progress,
-                            grandparent=Path(grandparent) if grandparent else None)
+        return StageContext(self.view(cfg), Path(path), Path(parent) if parent else None, k, seed, data_dir(cfg),
+                            progress, grandparent=Path(grandparent) if grandparent else None)
 
     def run(self, ctx: StageContext) -> None:
         raise NotImplementedError
@@ -136,8 +141,6 @@ class Stage:
     def result_rows(self, point: Point, path: Path) -> list[dict]:
         """Its rows of the results document from its finished step of ``point`` (``path``: the step's folder)."""
         return []
-
-    command: ClassVar[Callable[..., Any] | None] = None  # a command-line verb, ``safemix NAME`` (Typer function)
 
 
 class StageRegistry(Registry[Stage]):

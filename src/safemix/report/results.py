@@ -23,8 +23,10 @@ def _group(suite: str, rec: dict) -> str:
     return report_group(suite, rec.get("label"))
 
 
-def _row(suite, k, seed, judge, metric, values: dict[str, float]) -> dict:
-    """One seed's row: Wilson's interval for a rate, the percentile bootstrap for other means."""
+def result_row(suite: str, k: int, seed, judge: str, metric: str, values: dict[str, float]) -> dict:
+    """One seed's row of the results document from per-answer values (by prompt id): the mean, with Wilson's
+    interval for a declared rate and the percentile bootstrap's otherwise (also what a plug-in stage's
+    ``result_rows`` returns)."""
     vals = list(values.values())
     lo, hi = wilson(sum(vals), len(vals)) if metric in rate_metrics() else bootstrap_ci(vals, seed=0)
     return {"suite": suite, "k": k, "seed": seed, "judge": judge, "metric": metric, "n": len(vals),
@@ -45,7 +47,7 @@ def collect(points: list[Point], baseline_k: int = 0) -> tuple[list[dict], dict,
     first_seed = min((pt.seed for pt in points), default=None)
 
     def add(group, pt, judge, metric, values: dict[str, float]):
-        rows.append(_row(group, pt.k, pt.seed, judge, metric, values))
+        rows.append(result_row(group, pt.k, pt.seed, judge, metric, values))
         outcomes.setdefault((group, judge, metric), {}).setdefault(pt.k, {})[pt.seed] = values
 
     for pt in points:
@@ -103,12 +105,6 @@ def stage_rows(points: list[Point]) -> list[dict]:
     return out
 
 
-def result_row(suite: str, k: int, seed, judge: str, metric: str, values: dict[str, float]) -> dict:
-    """One row of the results document from per-answer values (by prompt id): the mean, with Wilson's interval for
-    a declared rate and the percentile bootstrap's otherwise (what a plug-in stage's ``result_rows`` returns)."""
-    return _row(suite, k, seed, judge, metric, values)
-
-
 def sort_rows(rows: list[dict]) -> None:
     """results.csv's order: suite, judge, metric, k, then seeds (pooled last)."""
     rows.sort(key=lambda r: (r["suite"], r["judge"], r["metric"], r["k"], isinstance(r["seed"], str), str(r["seed"]).zfill(12)))
@@ -128,7 +124,7 @@ def harmful_pool(outcomes: Outcomes) -> list[dict]:
                     cell = pool.setdefault((target, judge, k, seed), {})
                     cell.update({f"{base}:{pid}": v for pid, v in values.items()})
     for (target, judge, k, seed), values in sorted(pool.items(), key=lambda x: tuple(map(str, x[0]))):
-        rows.append(_row(target, k, seed, judge, "harmful_compliance", values))
+        rows.append(result_row(target, k, seed, judge, "harmful_compliance", values))
         outcomes.setdefault((target, judge, "harmful_compliance"), {}).setdefault(k, {})[seed] = values
     return rows
 

@@ -16,32 +16,20 @@ module.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..artifacts import CAPABILITY, MIXTURE_MANIFEST, TRAIN_MANIFEST, mixture_file
 from ..config import JudgeOptions
-from ..data.resolve import data_dir as resolve_data_dir
 from ..generate.attacks import get_attack
 from ..models.families import lora_targets
 from ..models.load import fingerprint
 from ..plugins import keyed
 from ..secrets import redact
-from ..stage import SFT, SFT_DPO, STAGES, ConfigView, Stage, StageContext, UndeclaredRead, register_stage
+from ..stage import SFT, SFT_DPO, STAGES, ConfigView, Stage, StageContext, UndeclaredRead, data_dir, register_stage
 from ..train.config import TrainConfig
-
-if TYPE_CHECKING:
-    from ..config import RunConfig
-
 
 # judge options that bound waiting or batching, never the verdicts (each judge's options model says which):
 # left out of the judge step's key
 RUNTIME_OPTIONS = tuple(sorted(JudgeOptions.unkeyed))
-
-
-def data_dir(cfg: RunConfig) -> str | None:
-    """Where the data sets are: data.data_dir, else $SAFEMIX_DATA_DIR (data/resolve.py reads it, once)."""
-    found = resolve_data_dir(cfg.data.data_dir)
-    return str(found) if found else None
 
 
 def local_file_digests(specs: list[str]) -> dict[str, str]:
